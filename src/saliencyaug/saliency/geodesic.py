@@ -10,11 +10,14 @@ paper's "GS" (Table A2). Implemented from the paper on SLIC superpixels (its "GS
 * Weight clipping: edge weights below the mean, over superpixels, of their smallest incident
   weight are set to zero, so that small differences inside the background do not accumulate
   along long paths.
-* Robustness to objects touching the border: the paper gives each boundary superpixel's link
-  to the virtual node a weight equal to its own saliency as a boundary patch. We take that
-  saliency to be how much the patch differs from the rest of the boundary: its mean Lab
-  distance to the other boundary superpixels minus the median of that over the boundary,
-  clipped at zero (``boundary_weight=False`` gives the plain prior, weight 0).
+* Objects touching the border: the paper can give each boundary superpixel's link to the
+  virtual node a weight equal to its own saliency as a boundary patch. With
+  ``boundary_weight=True`` we take that saliency to be how much the patch differs from the
+  rest of the boundary (its mean Lab distance to the other boundary superpixels minus the
+  median of that, clipped at zero). It is off by default: on strongly textured borders (brick
+  walls) it marks background patches salient, and in our tests of objects pasted on real
+  textures the plain prior (weight 0) boxed the object better (IoU 0.56-0.95 against
+  0.50-0.95).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def geodesic(
     n_segments: int = 250,
     compactness: float = 10.0,
     clip_weights: bool = True,
-    boundary_weight: bool = True,
+    boundary_weight: bool = False,
     max_side: int | None = 256,
 ) -> np.ndarray:
     """Geodesic saliency with background priors (Wei et al., ECCV 2012).
@@ -50,7 +53,8 @@ def geodesic(
         compactness: SLIC compactness.
         clip_weights: zero the edge weights below the mean smallest incident weight.
         boundary_weight: weight the links to the virtual background node by how much each
-            boundary superpixel differs from the rest of the boundary (else 0).
+            boundary superpixel differs from the rest of the boundary (default: 0, the plain
+            boundary prior).
         max_side: processing size of the longer side (``None``: full size).
 
     Returns:
