@@ -282,8 +282,8 @@ def test_noise_map_uses_the_budgeted_fallback_and_stays_exact() -> None:
     from saliencyaug.boxes import _kernels
 
     s = np.random.default_rng(3).random((48, 48))
-    q = BoxSearch()._excess_q(s, "s")
-    *_, evals = _kernels.excess_box(q, 0.05)
+    prepared = BoxSearch()._excess_q(s, "s")
+    *_, evals = _kernels.excess_box(*prepared, 0.05)
     assert evals > 0.05 * 48 * 49 / 2  # the budget was exhausted
     assert best_box(s) == brute_force_best_box(s)
 

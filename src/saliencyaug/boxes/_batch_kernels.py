@@ -33,10 +33,12 @@ def batch_excess(maps, taus, budget_fraction):  # noqa: ANN001, ANN201
         span = max(hi - tau, tau - lo)
         if hi <= tau:
             continue
-        q = _kernels.quantize(maps[i], tau, span, _kernels.excess_scale(h, w))
-        if q.max() <= 0:
+        q, ry0, ry1, rx0, rx1 = _kernels.quantize_support(
+            maps[i], tau, span, _kernels.excess_scale(h, w)
+        )
+        if ry0 == h:
             continue
-        _, y0, x0, y1, x1, _ = _kernels.excess_box(q, budget_fraction)
+        _, y0, x0, y1, x1, _ = _kernels.excess_box(q, ry0, ry1, rx0, rx1, budget_fraction)
         out[i, 0] = x0
         out[i, 1] = y0
         out[i, 2] = x1

@@ -50,17 +50,20 @@ def _key_better(v, area, y0, x0, y1, x1, bv, barea, by0, bx0, by1, bx1):  # noqa
 
 @nb.njit(cache=True)
 def map_stats(s):  # noqa: ANN001, ANN201
-    """One pass over a 2-D map: (all finite, min, max)."""
+    """One pass over a 2-D map: (all finite, min, max).
+
+    Branch-free so that it vectorises: ``v * 0`` is NaN exactly when ``v`` is NaN or inf.
+    """
     lo = np.inf
     hi = -np.inf
+    poison = 0.0
     for y in range(s.shape[0]):
         for x in range(s.shape[1]):
             v = np.float64(s[y, x])
-            if not np.isfinite(v):
-                return False, 0.0, 0.0
+            poison += v * 0.0
             lo = min(lo, v)
             hi = max(hi, v)
-    return True, lo, hi
+    return poison == 0.0, lo, hi
 
 
 @nb.njit(cache=True)
@@ -77,19 +80,24 @@ def mean_shift(n, absmax):  # noqa: ANN001, ANN201
 def exact_mean(s, absmax):  # noqa: ANN001, ANN201
     """Mean of a 2-D map that does not depend on summation order.
 
-    Each value is scaled by an exact power of two and rounded to int64 so that the sum of all
-    of them is exact; the CPU, batched and torch paths therefore agree bit for bit on ``tau``
-    and hence on the fixed-point map. Accurate to about 2**-60 of ``absmax`` times the size.
+    Each value is scaled by an exact power of two (as two multiplications, so that the power
+    itself never overflows; identical to ``ldexp`` wherever the result can round to a non-zero
+    integer) and rounded to int64, so that the sum of all of them is exact; the CPU, batched
+    and torch paths therefore agree bit for bit on ``tau`` and hence on the fixed-point map.
+    Accurate to about 2**-60 of ``absmax`` times the size.
     """
     if absmax == 0:
         return 0.0
     k = mean_shift(s.size, absmax)
+    k1 = k // 2
+    p1 = math.ldexp(1.0, k1)
+    p2 = math.ldexp(1.0, k - k1)
     total = np.int64(0)
     for y in range(s.shape[0]):
         for x in range(s.shape[1]):
-            v = math.ldexp(np.float64(s[y, x]), k)
-            total += np.int64(np.floor(v + 0.5)) if v >= 0 else -np.int64(np.floor(-v + 0.5))
-    return math.ldexp(np.float64(total) / s.size, -k)
+            v = np.float64(s[y, x]) * p1 * p2
+            total += np.int64(np.floor(v + 0.5))
+    return np.float64(total) / s.size / p1 / p2
 
 
 @nb.njit(cache=True)
@@ -114,7 +122,7 @@ def mean_scale(h, w, max_area):  # noqa: ANN001, ANN201
 
 @nb.njit(cache=True)
 def quantize(s, offset, span, scale):  # noqa: ANN001, ANN201
-    """``rint((s - offset) / span * scale)`` as int64 (round half away from zero).
+    """``floor((s - offset) / span * scale + 0.5)`` as int64 (round half up).
 
     Dividing by ``span`` first keeps tiny maps (1e-300) from overflowing the scale.
     """
@@ -123,7 +131,7 @@ def quantize(s, offset, span, scale):  # noqa: ANN001, ANN201
     for y in range(h):
         for x in range(w):
             v = (np.float64(s[y, x]) - offset) / span * scale
-            q[y, x] = np.int64(np.floor(v + 0.5)) if v >= 0 else -np.int64(np.floor(-v + 0.5))
+            q[y, x] = np.int64(np.floor(v + 0.5))
     return q
 
 
@@ -278,16 +286,13 @@ def max_sum_box(q, hmin, hmax, wmin, wmax, amin, budget):  # noqa: ANN001, ANN20
     cq[0] = 0
     for y in range(h):
         mass = np.int64(0)
-        for x in range(w):
+        for x in range(w):  # branch-free, vectorised
             v = q[y, x]
-            if v > 0:
-                cp[y + 1, x] = cp[y, x] + v
-                cn[y + 1, x] = cn[y, x]
-                mass += v
-            else:
-                cp[y + 1, x] = cp[y, x]
-                cn[y + 1, x] = cn[y, x] - v
+            pos = max(v, 0)
+            cp[y + 1, x] = cp[y, x] + pos
+            cn[y + 1, x] = cn[y, x] + (pos - v)
             cq[y + 1, x] = cq[y, x] + v
+            mass += pos
         row_pos[y + 1] = row_pos[y] + mass
     prefix = np.empty(w + 1, dtype=np.int64)
     dq = np.empty(w + 1, dtype=np.int64)
@@ -462,32 +467,52 @@ def max_sum_box(q, hmin, hmax, wmin, wmax, amin, budget):  # noqa: ANN001, ANN20
 
 
 @nb.njit(cache=True)
-def positive_support(q):  # noqa: ANN001, ANN201
-    """Rows and columns spanned by the positive entries: (y0, y1, x0, x1), half-open."""
-    h, w = q.shape
+def quantize_support(s, offset, span, scale):  # noqa: ANN001, ANN201
+    """:func:`quantize` plus the rectangle spanned by the positive entries.
+
+    Returns:
+        (q, y0, y1, x0, x1); ``y0 == h`` when no entry is positive.
+    """
+    h, w = s.shape
+    q = np.empty((h, w), dtype=np.int64)
+    row_max = np.empty(h, dtype=np.int64)
+    for y in range(h):
+        m = np.int64(-(2**62))
+        for x in range(w):  # branch-free, vectorised
+            r = np.int64(np.floor((np.float64(s[y, x]) - offset) / span * scale + 0.5))
+            q[y, x] = r
+            m = max(m, r)
+        row_max[y] = m
     y0 = h
     y1 = 0
     x0 = w
     x1 = 0
     for y in range(h):
-        for x in range(w):
-            if q[y, x] > 0:
-                y0 = min(y0, y)
-                y1 = max(y1, y + 1)
-                x0 = min(x0, x)
-                x1 = max(x1, x + 1)
-    return y0, y1, x0, x1
+        if row_max[y] <= 0:
+            continue
+        if y0 == h:
+            y0 = y
+        y1 = y + 1
+        x = 0
+        while x < x0 and q[y, x] <= 0:  # only scan left of the support found so far
+            x += 1
+        x0 = min(x0, x)
+        x = w - 1
+        while x >= x1 and q[y, x] <= 0:
+            x -= 1
+        x1 = max(x1, x + 1)
+    return q, y0, y1, x0, x1
 
 
 @nb.njit(cache=True)
-def excess_box(q, budget_fraction):  # noqa: ANN001, ANN201
+def excess_box(q, ry0, ry1, rx0, rx1, budget_fraction):  # noqa: ANN001, ANN201
     """Exact max-sum box of ``q`` (no size limits). Returns (value, y0, x0, y1, x1, evals).
 
-    The optimal box of the tie rule never starts or ends on a row or column strip with
-    non-positive sum (dropping it keeps the value and shrinks the box), so the search runs on
-    the bounding rectangle of the positive entries only. Requires at least one positive entry.
+    ``[ry0, ry1) x [rx0, rx1)`` is the bounding rectangle of the positive entries (see
+    :func:`quantize_support`): the optimal box of the tie rule never starts or ends on a row
+    or column strip with non-positive sum (dropping it keeps the value and shrinks the box),
+    so the search runs inside it. Requires at least one positive entry.
     """
-    ry0, ry1, rx0, rx1 = positive_support(q)
     sub = q[ry0:ry1, rx0:rx1]
     hh = ry1 - ry0
     ww = rx1 - rx0

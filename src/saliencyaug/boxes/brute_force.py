@@ -47,10 +47,10 @@ def brute_force_best_box(
     arr = as_saliency_array(saliency)
     h, w = arr.shape
     if objective == "excess":
-        q = search._excess_q(arr, "saliency")
-        if q is None:
+        prepared = search._excess_q(arr, "saliency")
+        if prepared is None:
             return Box(0, 0, w, h)
-        _, _, y0, x0, y1, x1 = _kernels.brute_force_sum(q, 1, h, 1, w, 0)
+        _, _, y0, x0, y1, x1 = _kernels.brute_force_sum(prepared[0], 1, h, 1, w, 0)
     elif objective == "mean":
         q, (hmin, _, wmin, _, amin) = search._mean_q(arr, "saliency")
         y0, x0, y1, x1 = _kernels.brute_force_mean(q, hmin, wmin, amin)

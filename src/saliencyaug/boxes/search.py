@@ -135,8 +135,11 @@ def _numpy_float_dtypes() -> tuple[Any, ...]:
 
 
 def _check_finite_stats(arr: np.ndarray, name: str) -> tuple[float, float]:
-    ok, lo, hi = _kernels.map_stats(arr)
-    if not ok:
+    # numpy's SIMD min/max propagate NaN and an inf is always the min or the max, so both
+    # being finite is exactly "the map is finite", checked without another pass
+    lo = float(arr.min())
+    hi = float(arr.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
         raise ValueError(f"{name} contains NaN or inf; a saliency map must be finite")
     if not np.isfinite(hi - lo):
         raise ValueError(f"{name}'s range max - min overflows float64; rescale the map")
@@ -278,10 +281,10 @@ class BoxSearch:
             _check_finite_stats(arr, name)
             return self._threshold(arr)
         if self.objective == "excess":
-            q = self._excess_q(arr, name)
-            if q is None:
+            prepared = self._excess_q(arr, name)
+            if prepared is None:
                 return Box(0, 0, arr.shape[1], arr.shape[0])
-            _, y0, x0, y1, x1, _ = _kernels.excess_box(q, _BUDGET_FRACTION)
+            _, y0, x0, y1, x1, _ = _kernels.excess_box(*prepared, _BUDGET_FRACTION)
         elif self.objective == "mean":
             q, (hmin, hmax, wmin, wmax, amin) = self._mean_q(arr, name)
             sh, sw = _smallest_admissible(*arr.shape, hmin, wmin, amin)
@@ -297,8 +300,11 @@ class BoxSearch:
     # Fixed-point maps, shared by the fast search and the brute-force reference so that both
     # optimise the very same integer objective.
 
-    def _excess_q(self, arr: np.ndarray, name: str) -> np.ndarray | None:
-        """int64 ``rint((S - tau) * scale)``, or None when no pixel exceeds tau."""
+    def _excess_q(
+        self, arr: np.ndarray, name: str
+    ) -> tuple[np.ndarray, int, int, int, int] | None:
+        """int64 ``rint((S - tau) / span * scale)`` and the rectangle ``(y0, y1, x0, x1)`` of its
+        positive entries, or None when no pixel exceeds tau."""
         h, w = arr.shape
         lo, hi = _check_finite_stats(arr, name)
         if hi == lo:  # constant map: no pixel exceeds any tau that is its mean
@@ -307,10 +313,10 @@ class BoxSearch:
         span = max(hi - tau, tau - lo)
         if hi <= tau:
             return None
-        q = _kernels.quantize(arr, tau, span, _kernels.excess_scale(h, w))
-        if not (q > 0).any():  # every excess rounds to zero at the map's resolution
+        q, y0, y1, x0, x1 = _kernels.quantize_support(arr, tau, span, _kernels.excess_scale(h, w))
+        if y0 == h:  # every excess rounds to zero at the map's resolution
             return None
-        return q
+        return q, y0, y1, x0, x1
 
     def _mean_q(
         self, arr: np.ndarray, name: str

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 _MAX_SIDE = 8191  # keys pack (area, x0, y1) into 26 + 13 + 13 bits
 
 
-def _round_half_away(v: torch.Tensor) -> torch.Tensor:
-    return torch.where(v >= 0, torch.floor(v + 0.5), -torch.floor(-v + 0.5)).to(torch.int64)
+def _round_half_up(v: torch.Tensor) -> torch.Tensor:
+    """``floor(v + 0.5)`` as int64, the rounding of the numba kernels."""
+    return torch.floor(v + 0.5).to(torch.int64)
 
 
 def _ldexp(v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -51,7 +52,7 @@ def exact_mean_torch(maps: torch.Tensor, absmax: torch.Tensor) -> torch.Tensor:
     n = h * w
     e = torch.frexp(absmax).exponent.to(torch.int64)
     k = (61 - n.bit_length() - e).view(b, 1, 1)
-    total = _round_half_away(_ldexp(maps, k)).sum(dim=(1, 2))
+    total = _round_half_up(_ldexp(maps, k)).sum(dim=(1, 2))
     mean = _ldexp(total.to(torch.float64) / n, -k.view(b))
     return torch.where(absmax == 0, torch.zeros_like(mean), mean)
 
@@ -60,7 +61,7 @@ def _quantize(
     maps: torch.Tensor, offset: torch.Tensor, span: torch.Tensor, scale: float
 ) -> torch.Tensor:
     """As ``_kernels.quantize``: ``rint((maps - offset) / span * scale)`` per map."""
-    return _round_half_away((maps - offset.view(-1, 1, 1)) / span.view(-1, 1, 1) * scale)
+    return _round_half_up((maps - offset.view(-1, 1, 1)) / span.view(-1, 1, 1) * scale)
 
 
 def best_boxes_torch(search: BoxSearch, saliency: torch.Tensor) -> torch.Tensor:
