@@ -14,7 +14,9 @@ def _size(text: str) -> tuple[int, int]:
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"size must look like 224x224 (HxW), got {text!r}") from err
+        raise argparse.ArgumentTypeError(
+            f"size must look like 224x224 (HxW), got {text!r}"
+        ) from err
     if h < 1 or w < 1:
         raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
     return h, w
@@ -25,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     from saliencyaug.demo import DEFAULT_DETECTORS
 
     parser = argparse.ArgumentParser(
-        prog="saliencyaug", description="Saliency-guided views for fine-grained self-supervised learning."
+        prog="saliencyaug",
+        description="Saliency-guided views for fine-grained self-supervised learning.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -35,10 +38,27 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run every detector on photos bundled with scikit-image and draw each map "
         "with its best box. No arguments and no downloads needed.",
     )
-    demo.add_argument("--out", default="saliencyaug-demo.png", help="PNG to write (default: %(default)s)")
-    demo.add_argument("--detectors", nargs="+", default=list(DEFAULT_DETECTORS), metavar="NAME", help="detectors to show (default: all four)")
-    demo.add_argument("--objective", default="excess", choices=["excess", "mean", "threshold"], help="box objective (default: %(default)s)")
-    demo.add_argument("--synthetic", action="store_true", help="use procedural scenes instead of the bundled photos")
+    demo.add_argument(
+        "--out", default="saliencyaug-demo.png", help="PNG to write (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--detectors",
+        nargs="+",
+        default=list(DEFAULT_DETECTORS),
+        metavar="NAME",
+        help="detectors to show (default: all four)",
+    )
+    demo.add_argument(
+        "--objective",
+        default="excess",
+        choices=["excess", "mean", "threshold"],
+        help="box objective (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="use procedural scenes instead of the bundled photos",
+    )
 
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="benchmark", required=True)
@@ -48,14 +68,41 @@ def build_parser() -> argparse.ArgumentParser:
         description="Median ms per map and maps/s of every objective on real detector maps and "
         "noise maps, with the baselines timed in the same run and the ratios to them.",
     )
-    box.add_argument("--maps", type=int, default=64, help="maps per set and size (default: %(default)s)")
-    box.add_argument("--sizes", type=_size, nargs="+", default=None, metavar="HxW", help="map sizes (default: 64x64 224x224 375x500)")
-    box.add_argument("--repeats", type=int, default=3, help="timings per map, best kept (default: %(default)s)")
-    box.add_argument("--brute-maps", type=int, default=2, help="maps timed by brute force per set and size; 0 skips (default: %(default)s)")
-    box.add_argument("--batch", type=int, default=256, help="maps in the batched measurement (default: %(default)s)")
+    box.add_argument(
+        "--maps", type=int, default=64, help="maps per set and size (default: %(default)s)"
+    )
+    box.add_argument(
+        "--sizes",
+        type=_size,
+        nargs="+",
+        default=None,
+        metavar="HxW",
+        help="map sizes (default: 64x64 224x224 375x500)",
+    )
+    box.add_argument(
+        "--repeats", type=int, default=3, help="timings per map, best kept (default: %(default)s)"
+    )
+    box.add_argument(
+        "--brute-maps",
+        type=int,
+        default=2,
+        help="maps timed by brute force per set and size; 0 skips (default: %(default)s)",
+    )
+    box.add_argument(
+        "--batch",
+        type=int,
+        default=256,
+        help="maps in the batched measurement (default: %(default)s)",
+    )
     box.add_argument("--seed", type=int, default=0)
-    box.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH ('-' for stdout only)")
-    box.add_argument("--quick", action="store_true", help="a fast smoke run: 8 maps, 64x64 and 224x224, no brute force at 224")
+    box.add_argument(
+        "--json", metavar="PATH", help="also write the report as JSON to PATH ('-' for stdout only)"
+    )
+    box.add_argument(
+        "--quick",
+        action="store_true",
+        help="a fast smoke run: 8 maps, 64x64 and 224x224, no brute force at 224",
+    )
     return parser
 
 
@@ -65,7 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from saliencyaug.demo import run_demo
 
-        path = run_demo(args.out, args.detectors, synthetic=args.synthetic, objective=args.objective)
+        path = run_demo(
+            args.out, args.detectors, synthetic=args.synthetic, objective=args.objective
+        )
         print(f"wrote {path}")
         return 0
     if args.command == "bench" and args.benchmark == "box-search":

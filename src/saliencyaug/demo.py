@@ -44,12 +44,14 @@ def synthetic_scenes(n: int = 3, seed: int = 0) -> list[tuple[str, np.ndarray]]:
         h, w = 240, 320
         noise = rng.random((h // 8, w // 8, 3)).astype(np.float32)
         bg = cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC)
-        bg = 0.25 + 0.35 * bg + 0.08 * rng.random((h, w, 3)).astype(np.float32)
+        bg = 0.25 + 0.4 * bg + 0.02 * rng.random((h, w, 3)).astype(np.float32)
         yy, xx = np.mgrid[0:h, 0:w]
         cy, cx = rng.uniform(0.35, 0.65) * h, rng.uniform(0.3, 0.7) * w
         ry, rx = rng.uniform(0.15, 0.28) * h, rng.uniform(0.12, 0.25) * w
         body = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < 1
-        head = ((yy - (cy - ry)) / (ry * 0.45)) ** 2 + ((xx - (cx + rx * 0.6)) / (rx * 0.45)) ** 2 < 1
+        head = ((yy - (cy - ry)) / (ry * 0.45)) ** 2 + (
+            (xx - (cx + rx * 0.6)) / (rx * 0.45)
+        ) ** 2 < 1
         color = np.array(rng.choice([[0.9, 0.3, 0.1], [0.95, 0.85, 0.2], [0.2, 0.4, 0.95]]))
         img = bg.copy()
         img[body | head] = color * (0.8 + 0.2 * rng.random(((body | head).sum(), 1)))
@@ -89,7 +91,15 @@ def render_demo(
         size = (max(1, round(w * f)), max(1, round(h * f)))
         top = r * (tile + label_h) + label_h
 
-        def place(col: int, arr: np.ndarray, label: str, boxes: list[tuple[Box, tuple]]) -> None:
+        def place(
+            col: int,
+            arr: np.ndarray,
+            label: str,
+            boxes: list[tuple[Box, tuple]],
+            size: tuple[int, int] = size,
+            top: int = top,
+            f: float = f,
+        ) -> None:
             small = cv2.resize(arr, size, interpolation=cv2.INTER_AREA)
             ox, oy = col * tile + (tile - size[0]) // 2, top + (tile - size[1]) // 2
             canvas.paste(Image.fromarray(small), (ox, oy))

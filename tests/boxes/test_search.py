@@ -20,9 +20,7 @@ from hypothesis import strategies as st
 from saliencyaug.boxes import Box, BoxSearch, best_box, best_boxes, brute_force_best_box
 from saliencyaug.boxes.torch_search import best_boxes_torch
 
-SETTINGS = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # ----------------------------------------------------------------------------------------
@@ -37,7 +35,9 @@ def saliency_maps(draw: st.DrawFn, max_side: int = 24) -> np.ndarray:
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     kind = draw(
-        st.sampled_from(["uniform", "constant", "spike", "plateau", "blob", "binary", "huge", "tiny"])
+        st.sampled_from(
+            ["uniform", "constant", "spike", "plateau", "blob", "binary", "huge", "tiny"]
+        )
     )
     if kind == "uniform":
         s = rng.random((h, w))
@@ -59,11 +59,15 @@ def saliency_maps(draw: st.DrawFn, max_side: int = 24) -> np.ndarray:
         s = rng.random((h, w)) * 1e300
     else:
         s = rng.random((h, w)) * 1e-300
-    dtype = draw(st.sampled_from([np.float64, np.float32])) if kind not in ("huge", "tiny") else np.float64
+    dtype = (
+        draw(st.sampled_from([np.float64, np.float32]))
+        if kind not in ("huge", "tiny")
+        else np.float64
+    )
     return np.ascontiguousarray(s.astype(dtype))
 
 
-def _naive_float_values(s: np.ndarray, fn) -> dict[Box, float]:  # noqa: ANN001
+def _naive_float_values(s: np.ndarray, fn) -> dict[Box, float]:
     """Objective value of every box, in float64, straight from the definition."""
     h, w = s.shape
     ii = np.zeros((h + 1, w + 1))
@@ -187,7 +191,9 @@ def test_mean_is_optimal_in_float64(data: st.DataObject) -> None:
     mh, mw = data.draw(st.integers(1, h)), data.draw(st.integers(1, w))
     box = best_box(s, "mean", min_size=(mh, mw))
     assert box.height >= mh and box.width >= mw
-    values = _naive_float_values(s, lambda t, bh, bw: t / (bh * bw) if bh >= mh and bw >= mw else None)
+    values = _naive_float_values(
+        s, lambda t, bh, bw: t / (bh * bw) if bh >= mh and bw >= mw else None
+    )
     best = max(values.values())
     assert values[box] >= best - 1e-9 * max(abs(best), np.abs(s).max())
 
@@ -200,7 +206,7 @@ def test_mean_requires_a_size_limit() -> None:
 
 
 def test_mean_min_size_larger_than_map() -> None:
-    with pytest.raises(ValueError, match="min_size .* larger than the map"):
+    with pytest.raises(ValueError, match=r"min_size .* larger than the map"):
         best_box(np.ones((4, 4)), "mean", min_size=(5, 2))
 
 

@@ -78,7 +78,9 @@ def test_fine_grained_float_image_gives_the_uint8_map(photo: np.ndarray) -> None
     )
     # the bug this guards against: OpenCV itself, fed the float image, gives another map
     det = cv2.saliency.StaticSaliencyFineGrained_create()
-    _, raw_float = det.computeSaliency(cv2.cvtColor(photo, cv2.COLOR_RGB2BGR).astype(np.float32) / 255)
+    _, raw_float = det.computeSaliency(
+        cv2.cvtColor(photo, cv2.COLOR_RGB2BGR).astype(np.float32) / 255
+    )
     corr = np.corrcoef(raw_float.ravel(), fine_grained(photo).ravel())[0, 1]
     assert not np.isfinite(corr) or corr < 0.9
 
@@ -116,7 +118,7 @@ def _iou(a: Box, b: Box) -> float:
 
 @pytest.mark.parametrize("detector", [rbd, geodesic])
 @pytest.mark.parametrize(("texture", "seed"), [("grass", 0), ("gravel", 1), ("brick", 2)])
-def test_superpixel_detectors_find_a_pasted_object(detector, texture: str, seed: int) -> None:  # noqa: ANN001
+def test_superpixel_detectors_find_a_pasted_object(detector, texture: str, seed: int) -> None:
     img, box = _scene(texture, seed)
     s = detector(img)
     inside = s[box.y0 : box.y1, box.x0 : box.x1].mean()
@@ -139,7 +141,7 @@ def test_real_photos_give_informative_maps(name: str) -> None:
 
 
 @pytest.mark.parametrize("detector", [rbd, geodesic])
-def test_superpixel_detectors_on_flat_and_tiny_images(detector) -> None:  # noqa: ANN001
+def test_superpixel_detectors_on_flat_and_tiny_images(detector) -> None:
     flat = np.full((20, 30, 3), 128, np.uint8)
     out = detector(flat)
     assert out.shape == (20, 30) and np.isfinite(out).all()
@@ -262,7 +264,7 @@ def test_module_saliency_matches_a_manual_forward() -> None:
 
     with pytest.raises(ValueError, match="module output"):
         ModuleSaliency(Bad())(rgb)
-    with pytest.raises(TypeError, match="torch.nn.Module"):
+    with pytest.raises(TypeError, match=r"torch\.nn\.Module"):
         ModuleSaliency(lambda x: x)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="together"):
         ModuleSaliency(net, mean=[0.5, 0.5, 0.5])

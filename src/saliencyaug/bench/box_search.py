@@ -207,10 +207,41 @@ def run(
                             vs_integral=med / i_med,
                         )
                     )
-                report.rows.append(Row(set_name, label, "baseline: plain max-subarray O(H^2 W)", k_med, 1e3 / k_med, len(maps), vs_kadane=1.0))
-                report.rows.append(Row(set_name, label, "baseline: integral image (float64)", i_med, 1e3 / i_med, len(maps), vs_integral=1.0))
+                report.rows.append(
+                    Row(
+                        set_name,
+                        label,
+                        "baseline: plain max-subarray O(H^2 W)",
+                        k_med,
+                        1e3 / k_med,
+                        len(maps),
+                        vs_kadane=1.0,
+                    )
+                )
+                report.rows.append(
+                    Row(
+                        set_name,
+                        label,
+                        "baseline: integral image (float64)",
+                        i_med,
+                        1e3 / i_med,
+                        len(maps),
+                        vs_integral=1.0,
+                    )
+                )
                 if brute_med is not None:
-                    report.rows.append(Row(set_name, label, "baseline: brute force (all boxes)", brute_med, 1e3 / brute_med, brute_maps, vs_kadane=brute_med / k_med, vs_brute=1.0))
+                    report.rows.append(
+                        Row(
+                            set_name,
+                            label,
+                            "baseline: brute force (all boxes)",
+                            brute_med,
+                            1e3 / brute_med,
+                            brute_maps,
+                            vs_kadane=brute_med / k_med,
+                            vs_brute=1.0,
+                        )
+                    )
     finally:
         numba.set_num_threads(threads)
     report.batch = _batch_rows(batch_size, seed, threads, say)
@@ -218,7 +249,9 @@ def run(
     return report
 
 
-def _batch_rows(batch_size: int, seed: int, threads: int, say: Callable[[str], None]) -> list[dict[str, Any]]:
+def _batch_rows(
+    batch_size: int, seed: int, threads: int, say: Callable[[str], None]
+) -> list[dict[str, Any]]:
     import numba
     import torch
 
@@ -239,7 +272,15 @@ def _batch_rows(batch_size: int, seed: int, threads: int, say: Callable[[str], N
             best_boxes(maps)
             times.append(time.perf_counter() - t0)
         per_thread[t] = float(np.median(times))
-        rows.append({"method": f"excess batch numba, {t} thread(s)", "batch": batch_size, "ms_per_batch": per_thread[t] * 1e3, "ms_per_map": per_thread[t] * 1e3 / batch_size, "speedup_vs_1_thread": per_thread[1] / per_thread[t]})
+        rows.append(
+            {
+                "method": f"excess batch numba, {t} thread(s)",
+                "batch": batch_size,
+                "ms_per_batch": per_thread[t] * 1e3,
+                "ms_per_map": per_thread[t] * 1e3 / batch_size,
+                "speedup_vs_1_thread": per_thread[1] / per_thread[t],
+            }
+        )
     numba.set_num_threads(threads)
     small = make_maps(batch_size, (64, 64), seed + 2)["real"]
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -259,7 +300,15 @@ def _batch_rows(batch_size: int, seed: int, threads: int, say: Callable[[str], N
                     torch.cuda.synchronize()
                 times.append(time.perf_counter() - t0)
             med = float(np.median(times))
-            rows.append({"method": f"excess batch torch on {dev}, {label}", "batch": batch_size, "ms_per_batch": med * 1e3, "ms_per_map": med * 1e3 / batch_size, "speedup_vs_1_thread": None})
+            rows.append(
+                {
+                    "method": f"excess batch torch on {dev}, {label}",
+                    "batch": batch_size,
+                    "ms_per_batch": med * 1e3,
+                    "ms_per_map": med * 1e3 / batch_size,
+                    "speedup_vs_1_thread": None,
+                }
+            )
     return rows
 
 
@@ -274,19 +323,55 @@ def _check_targets(report: Report) -> list[dict[str, Any]]:
     out = []
     ex = _find(report, "real", "224x224", "excess")
     if ex:
-        out.append({"target": "excess, real 224x224, median ms <= 0.25", "value": ex.median_ms, "met": ex.median_ms <= TARGETS["excess_real_224_ms"]})
+        out.append(
+            {
+                "target": "excess, real 224x224, median ms <= 0.25",
+                "value": ex.median_ms,
+                "met": ex.median_ms <= TARGETS["excess_real_224_ms"],
+            }
+        )
     nz = _find(report, "noise", "224x224", "excess")
     if nz and nz.vs_kadane is not None:
-        out.append({"target": "excess, noise 224x224, <= 1.2x plain max-subarray", "value": nz.vs_kadane, "met": nz.vs_kadane <= TARGETS["excess_noise_vs_kadane"]})
+        out.append(
+            {
+                "target": "excess, noise 224x224, <= 1.2x plain max-subarray",
+                "value": nz.vs_kadane,
+                "met": nz.vs_kadane <= TARGETS["excess_noise_vs_kadane"],
+            }
+        )
     fx = _find(report, "real", "224x224", "fixed")
     if fx and fx.vs_integral is not None:
-        out.append({"target": "fixed, real 224x224, <= 2x one integral image", "value": fx.vs_integral, "met": fx.vs_integral <= TARGETS["fixed_vs_integral"]})
+        out.append(
+            {
+                "target": "fixed, real 224x224, <= 2x one integral image",
+                "value": fx.vs_integral,
+                "met": fx.vs_integral <= TARGETS["fixed_vs_integral"],
+            }
+        )
     mn = _find(report, "real", "224x224", "mean")
     if mn:
-        out.append({"target": "mean min H/4 x W/4, real 224x224, median ms <= 2", "value": mn.median_ms, "met": mn.median_ms <= TARGETS["mean_224_ms"]})
-    two = [b for b in report.batch if b["method"].startswith("excess batch numba") and b["speedup_vs_1_thread"] and "1 thread" not in b["method"]]
+        out.append(
+            {
+                "target": "mean min H/4 x W/4, real 224x224, median ms <= 2",
+                "value": mn.median_ms,
+                "met": mn.median_ms <= TARGETS["mean_224_ms"],
+            }
+        )
+    two = [
+        b
+        for b in report.batch
+        if b["method"].startswith("excess batch numba")
+        and b["speedup_vs_1_thread"]
+        and "1 thread" not in b["method"]
+    ]
     if two:
-        out.append({"target": "batch of 256 uses both cores (speed-up vs 1 thread)", "value": two[0]["speedup_vs_1_thread"], "met": two[0]["speedup_vs_1_thread"] > 1.5})
+        out.append(
+            {
+                "target": "batch of 256 uses both cores (speed-up vs 1 thread)",
+                "value": two[0]["speedup_vs_1_thread"],
+                "met": two[0]["speedup_vs_1_thread"] > 1.5,
+            }
+        )
     return out
 
 
@@ -294,16 +379,31 @@ def format_report(report: Report) -> str:
     """Plain-text tables."""
     lines = ["# box-search benchmark", ""]
     lines += [f"- {k}: {v}" for k, v in report.header.items()]
-    lines += ["", "| maps | size | method | median ms/map | maps/s | vs plain max-subarray | vs brute force | vs integral image |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "| maps | size | method | median ms/map | maps/s | vs plain max-subarray "
+        "| vs brute force | vs integral image |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
 
     def fmt(v: float | None, spec: str = ".3g") -> str:
         return "" if v is None else format(v, spec)
 
     for r in report.rows:
-        lines.append(f"| {r.maps} | {r.size} | {r.method} | {r.median_ms:.4f} | {r.maps_per_s:,.0f} | {fmt(r.vs_kadane)} | {fmt(r.vs_brute)} | {fmt(r.vs_integral)} |")
-    lines += ["", "| batch method | maps | ms/batch | ms/map | speed-up vs 1 thread |", "|---|---:|---:|---:|---:|"]
+        lines.append(
+            f"| {r.maps} | {r.size} | {r.method} | {r.median_ms:.4f} | {r.maps_per_s:,.0f} "
+            f"| {fmt(r.vs_kadane)} | {fmt(r.vs_brute)} | {fmt(r.vs_integral)} |"
+        )
+    lines += [
+        "",
+        "| batch method | maps | ms/batch | ms/map | speed-up vs 1 thread |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for b in report.batch:
-        lines.append(f"| {b['method']} | {b['batch']} | {b['ms_per_batch']:.1f} | {b['ms_per_map']:.4f} | {fmt(b['speedup_vs_1_thread'], '.2f')} |")
+        lines.append(
+            f"| {b['method']} | {b['batch']} | {b['ms_per_batch']:.1f} | {b['ms_per_map']:.4f} "
+            f"| {fmt(b['speedup_vs_1_thread'], '.2f')} |"
+        )
     lines += ["", "| target | measured | met |", "|---|---:|---|"]
     for t in report.targets:
         lines.append(f"| {t['target']} | {t['value']:.3g} | {'yes' if t['met'] else 'NO'} |")
@@ -312,4 +412,12 @@ def format_report(report: Report) -> str:
 
 def report_json(report: Report) -> str:
     """The report as JSON."""
-    return json.dumps({"header": report.header, "rows": [asdict(r) for r in report.rows], "batch": report.batch, "targets": report.targets}, indent=2)
+    return json.dumps(
+        {
+            "header": report.header,
+            "rows": [asdict(r) for r in report.rows],
+            "batch": report.batch,
+            "targets": report.targets,
+        },
+        indent=2,
+    )

@@ -15,8 +15,11 @@ from saliencyaug.boxes import _kernels
 
 
 @nb.njit(cache=True, parallel=True)
-def batch_excess(maps, taus, budget_fraction):  # noqa: ANN001, ANN201
-    """``excess`` boxes (XYXY int64 ``(B, 4)``) of finite maps; ``taus`` NaN means the map's mean."""
+def batch_excess(maps, taus, budget_fraction):
+    """``excess`` boxes (XYXY int64 ``(B, 4)``) of finite maps.
+
+    ``taus[i]`` is map i's level; NaN means the map's (order-independent) mean.
+    """
     b, h, w = maps.shape
     out = np.empty((b, 4), dtype=np.int64)
     for i in nb.prange(b):
@@ -47,9 +50,9 @@ def batch_excess(maps, taus, budget_fraction):  # noqa: ANN001, ANN201
 
 
 @nb.njit(cache=True, parallel=True)
-def batch_fixed(maps, bh, bw):  # noqa: ANN001, ANN201
+def batch_fixed(maps, bh, bw):
     """``fixed`` boxes of size ``bh x bw`` (XYXY int64 ``(B, 4)``)."""
-    b, h, w = maps.shape
+    b = maps.shape[0]
     out = np.empty((b, 4), dtype=np.int64)
     for i in nb.prange(b):
         _, lo, hi = _kernels.map_stats(maps[i])
@@ -64,7 +67,7 @@ def batch_fixed(maps, bh, bw):  # noqa: ANN001, ANN201
 
 
 @nb.njit(cache=True, parallel=True)
-def batch_mean(maps, hmin, hmax, wmin, wmax, amin, sh, sw, budget_fraction):  # noqa: ANN001, ANN201
+def batch_mean(maps, hmin, hmax, wmin, wmax, amin, sh, sw, budget_fraction):
     """``mean`` boxes under size limits (XYXY int64 ``(B, 4)``); ``sh x sw`` is admissible."""
     b, h, w = maps.shape
     out = np.empty((b, 4), dtype=np.int64)

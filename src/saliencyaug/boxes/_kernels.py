@@ -28,7 +28,7 @@ _NEG_INF = -(2**63) + 1
 
 
 @nb.njit(cache=True, inline="always")
-def _key_better(v, area, y0, x0, y1, x1, bv, barea, by0, bx0, by1, bx1):  # noqa: ANN001, ANN202
+def _key_better(v, area, y0, x0, y1, x1, bv, barea, by0, bx0, by1, bx1):
     """True if box ``(v, area, y0, x0, y1, x1)`` beats the incumbent under the tie rule."""
     if v != bv:
         return v > bv
@@ -49,7 +49,7 @@ def _key_better(v, area, y0, x0, y1, x1, bv, barea, by0, bx0, by1, bx1):  # noqa
 
 
 @nb.njit(cache=True)
-def map_stats(s):  # noqa: ANN001, ANN201
+def map_stats(s):
     """One pass over a 2-D map: (all finite, min, max).
 
     Branch-free so that it vectorises: ``v * 0`` is NaN exactly when ``v`` is NaN or inf.
@@ -67,7 +67,7 @@ def map_stats(s):  # noqa: ANN001, ANN201
 
 
 @nb.njit(cache=True)
-def mean_shift(n, absmax):  # noqa: ANN001, ANN201
+def mean_shift(n, absmax):
     """Power-of-two exponent k with ``n * absmax * 2**k < 2**61`` (see :func:`exact_mean`)."""
     e = math.frexp(absmax)[1]  # absmax < 2**e
     nbits = 0
@@ -77,7 +77,7 @@ def mean_shift(n, absmax):  # noqa: ANN001, ANN201
 
 
 @nb.njit(cache=True)
-def exact_mean(s, absmax):  # noqa: ANN001, ANN201
+def exact_mean(s, absmax):
     """Mean of a 2-D map that does not depend on summation order.
 
     Each value is scaled by an exact power of two (as two multiplications, so that the power
@@ -101,27 +101,27 @@ def exact_mean(s, absmax):  # noqa: ANN001, ANN201
 
 
 @nb.njit(cache=True)
-def excess_scale(h, w):  # noqa: ANN001, ANN201
+def excess_scale(h, w):
     """Fixed-point range for ``excess``: |q| <= 2**61 / (h w), so no sum, prefix or bound
     difference of the search leaves int64."""
     return np.float64(2**61 // (h * w))
 
 
 @nb.njit(cache=True)
-def fixed_scale(bh, bw):  # noqa: ANN001, ANN201
+def fixed_scale(bh, bw):
     """Fixed-point range for ``fixed`` windows of ``bh x bw`` pixels."""
     return np.float64(2**61 // (bh * bw))
 
 
 @nb.njit(cache=True)
-def mean_scale(h, w, max_area):  # noqa: ANN001, ANN201
+def mean_scale(h, w, max_area):
     """Fixed-point range for ``mean``: Dinkelbach forms ``q * den - num`` with
     ``den <= max_area`` and sums it over ``h * w`` pixels."""
     return np.float64(max(1, 2**60 // (h * w * max_area)))
 
 
 @nb.njit(cache=True)
-def quantize(s, offset, span, scale):  # noqa: ANN001, ANN201
+def quantize(s, offset, span, scale):
     """``floor((s - offset) / span * scale + 0.5)`` as int64 (round half up).
 
     Dividing by ``span`` first keeps tiny maps (1e-300) from overflowing the scale.
@@ -141,7 +141,7 @@ def quantize(s, offset, span, scale):  # noqa: ANN001, ANN201
 
 
 @nb.njit(cache=True, inline="always")
-def _band_u(cp, cn, a, b, c, d, x):  # noqa: ANN001, ANN202
+def _band_u(cp, cn, a, b, c, d, x):
     """Upper bound of column ``x``'s sum over every band [y0, y1) with a<=y0<=b, c<=y1<=d."""
     u = cp[d, x] - cp[a, x]
     if c > b:
@@ -150,7 +150,7 @@ def _band_u(cp, cn, a, b, c, d, x):  # noqa: ANN001, ANN202
 
 
 @nb.njit(cache=True)
-def _kadane_band(cp, cn, a, b, c, d, w):  # noqa: ANN001, ANN202
+def _kadane_band(cp, cn, a, b, c, d, w):
     """Max-sum interval of the band bound vector, any length. Returns (value, x0, x1).
 
     Ties: the shortest interval, then the leftmost.
@@ -175,7 +175,7 @@ def _kadane_band(cp, cn, a, b, c, d, w):  # noqa: ANN001, ANN202
 
 
 @nb.njit(cache=True)
-def _kadane_leaf(cq, y0, y1, w):  # noqa: ANN001, ANN202
+def _kadane_leaf(cq, y0, y1, w):
     """Exact max-sum interval of one band's column sums ``cq[y1] - cq[y0]``; ties as above."""
     run = np.int64(0)
     run_min = np.int64(0)
@@ -199,7 +199,7 @@ def _kadane_leaf(cq, y0, y1, w):  # noqa: ANN001, ANN202
 
 
 @nb.njit(cache=True)
-def _windowed_band(cp, cn, a, b, c, d, w, lmin, lmax, prefix, dq):  # noqa: ANN001, ANN202
+def _windowed_band(cp, cn, a, b, c, d, w, lmin, lmax, prefix, dq):
     """Max-sum interval with length in [lmin, lmax] (monotone deque). Returns (value, x0, x1).
 
     ``prefix`` (w + 1) and ``dq`` (w + 1) are scratch buffers. Ties as :func:`_kadane_band`.
@@ -238,12 +238,12 @@ def _windowed_band(cp, cn, a, b, c, d, w, lmin, lmax, prefix, dq):  # noqa: ANN0
 
 
 @nb.njit(cache=True, inline="always")
-def _ceil_div(a, b):  # noqa: ANN001, ANN202
+def _ceil_div(a, b):
     return -((-a) // b)
 
 
 @nb.njit(cache=True)
-def _tighten(a, b, c, d, hmin, hmax):  # noqa: ANN001, ANN202
+def _tighten(a, b, c, d, hmin, hmax):
     """Shrink y0 in [a, b], y1 in [c, d] to pairs with hmin <= y1 - y0 <= hmax."""
     c = max(c, a + hmin)
     d = min(d, b + hmax)
@@ -253,7 +253,7 @@ def _tighten(a, b, c, d, hmin, hmax):  # noqa: ANN001, ANN202
 
 
 @nb.njit(cache=True)
-def _node_bound(cp, cn, a, b, c, d, w, hmax_node, wmin, wmax, amin, prefix, dq):  # noqa: ANN001, ANN202
+def _node_bound(cp, cn, a, b, c, d, w, hmax_node, wmin, wmax, amin, prefix, dq):
     lmin = wmin
     if amin > 0:
         lmin = max(lmin, _ceil_div(amin, hmax_node))
@@ -263,7 +263,7 @@ def _node_bound(cp, cn, a, b, c, d, w, hmax_node, wmin, wmax, amin, prefix, dq):
 
 
 @nb.njit(cache=True)
-def max_sum_box(q, hmin, hmax, wmin, wmax, amin, budget):  # noqa: ANN001, ANN201, C901, PLR0912, PLR0915
+def max_sum_box(q, hmin, hmax, wmin, wmax, amin, budget):
     """Exact max-sum box of ``q`` with height in [hmin, hmax], width in [wmin, wmax], area >= amin.
 
     Args:
@@ -325,7 +325,9 @@ def max_sum_box(q, hmin, hmax, wmin, wmax, amin, budget):  # noqa: ANN001, ANN20
             c = pending[i, 2]
             d = pending[i, 3]
             hmax_node = min(d - a, hmax)
-            val, x0, x1 = _node_bound(cp, cn, a, b, c, d, w, hmax_node, wmin, wmax, amin, prefix, dq)
+            val, x0, x1 = _node_bound(
+                cp, cn, a, b, c, d, w, hmax_node, wmin, wmax, amin, prefix, dq
+            )
             evals += 1
             if x0 < 0:
                 continue  # no interval of admissible width
@@ -467,7 +469,7 @@ def max_sum_box(q, hmin, hmax, wmin, wmax, amin, budget):  # noqa: ANN001, ANN20
 
 
 @nb.njit(cache=True)
-def quantize_support(s, offset, span, scale):  # noqa: ANN001, ANN201
+def quantize_support(s, offset, span, scale):
     """:func:`quantize` plus the rectangle spanned by the positive entries.
 
     Returns:
@@ -505,7 +507,7 @@ def quantize_support(s, offset, span, scale):  # noqa: ANN001, ANN201
 
 
 @nb.njit(cache=True)
-def excess_box(q, ry0, ry1, rx0, rx1, budget_fraction):  # noqa: ANN001, ANN201
+def excess_box(q, ry0, ry1, rx0, rx1, budget_fraction):
     """Exact max-sum box of ``q`` (no size limits). Returns (value, y0, x0, y1, x1, evals).
 
     ``[ry0, ry1) x [rx0, rx1)`` is the bounding rectangle of the positive entries (see
@@ -517,7 +519,7 @@ def excess_box(q, ry0, ry1, rx0, rx1, budget_fraction):  # noqa: ANN001, ANN201
     hh = ry1 - ry0
     ww = rx1 - rx0
     budget = max(64, np.int64(budget_fraction * hh * (hh + 1) / 2))
-    found, v, y0, x0, y1, x1, evals = max_sum_box(sub, 1, hh, 1, ww, 0, budget)
+    _, v, y0, x0, y1, x1, evals = max_sum_box(sub, 1, hh, 1, ww, 0, budget)
     return v, y0 + ry0, x0 + rx0, y1 + ry0, x1 + rx0, evals
 
 
@@ -527,7 +529,7 @@ def excess_box(q, ry0, ry1, rx0, rx1, budget_fraction):  # noqa: ANN001, ANN201
 
 
 @nb.njit(cache=True)
-def _box_sum(q, y0, x0, y1, x1):  # noqa: ANN001, ANN202
+def _box_sum(q, y0, x0, y1, x1):
     s = np.int64(0)
     for y in range(y0, y1):
         for x in range(x0, x1):
@@ -536,7 +538,7 @@ def _box_sum(q, y0, x0, y1, x1):  # noqa: ANN001, ANN202
 
 
 @nb.njit(cache=True)
-def mean_box(q, hmin, hmax, wmin, wmax, amin, y0, x0, y1, x1, budget_fraction):  # noqa: ANN001, ANN201
+def mean_box(q, hmin, hmax, wmin, wmax, amin, y0, x0, y1, x1, budget_fraction):
     """Exact max-mean box of non-negative ``q`` under size limits (Dinkelbach's method).
 
     Starting from the feasible box ``(y0, x0, y1, x1)`` with mean t = num / den, each step
@@ -556,7 +558,7 @@ def mean_box(q, hmin, hmax, wmin, wmax, amin, y0, x0, y1, x1, budget_fraction): 
         for y in range(h):
             for x in range(w):
                 g[y, x] = q[y, x] * den - num
-        found, v, y0, x0, y1, x1, _ = max_sum_box(g, hmin, hmax, wmin, wmax, amin, budget)
+        _, v, y0, x0, y1, x1, _ = max_sum_box(g, hmin, hmax, wmin, wmax, amin, budget)
         if v <= 0:
             return y0, x0, y1, x1, it
         num = _box_sum(q, y0, x0, y1, x1)
@@ -569,7 +571,7 @@ def mean_box(q, hmin, hmax, wmin, wmax, amin, y0, x0, y1, x1, budget_fraction): 
 
 
 @nb.njit(cache=True)
-def fixed_size_box(s, bh, bw):  # noqa: ANN001, ANN201
+def fixed_size_box(s, bh, bw):
     """Window of ``bh x bw`` with the largest sum; ties: first in row-major order.
 
     ``s`` is an int64 map; the sums are exact.
@@ -608,7 +610,7 @@ def fixed_size_box(s, bh, bw):  # noqa: ANN001, ANN201
 
 
 @nb.njit(cache=True)
-def _integral(q):  # noqa: ANN001, ANN202
+def _integral(q):
     h, w = q.shape
     ii = np.zeros((h + 1, w + 1), dtype=np.int64)
     for y in range(h):
@@ -620,7 +622,7 @@ def _integral(q):  # noqa: ANN001, ANN202
 
 
 @nb.njit(cache=True)
-def _mul_split(a, b):  # noqa: ANN001, ANN202
+def _mul_split(a, b):
     """a * b for 0 <= a < 2**62, 0 <= b < 2**31 as (high, low) with value high * 2**31 + low."""
     mask = np.int64((1 << 31) - 1)
     hi = (a >> 31) * b
@@ -631,7 +633,7 @@ def _mul_split(a, b):  # noqa: ANN001, ANN202
 
 
 @nb.njit(cache=True)
-def frac_cmp(s1, a1, s2, a2):  # noqa: ANN001, ANN201
+def frac_cmp(s1, a1, s2, a2):
     """Sign of s1/a1 - s2/a2 for non-negative int64 sums < 2**62 and areas < 2**31, exactly."""
     h1, l1 = _mul_split(s1, a2)
     h2, l2 = _mul_split(s2, a1)
@@ -643,7 +645,7 @@ def frac_cmp(s1, a1, s2, a2):  # noqa: ANN001, ANN201
 
 
 @nb.njit(cache=True)
-def brute_force_sum(q, hmin, hmax, wmin, wmax, amin):  # noqa: ANN001, ANN201
+def brute_force_sum(q, hmin, hmax, wmin, wmax, amin):
     """Every admissible box; max sum with the tie rule. Returns (found, value, y0, x0, y1, x1)."""
     h, w = q.shape
     ii = _integral(q)
@@ -675,7 +677,7 @@ def brute_force_sum(q, hmin, hmax, wmin, wmax, amin):  # noqa: ANN001, ANN201
 
 
 @nb.njit(cache=True)
-def brute_force_mean(q, hmin, wmin, amin):  # noqa: ANN001, ANN201
+def brute_force_mean(q, hmin, wmin, amin):
     """Every box with height >= hmin, width >= wmin, area >= amin; max exact mean, tie rule."""
     h, w = q.shape
     ii = _integral(q)
@@ -698,7 +700,9 @@ def brute_force_mean(q, hmin, wmin, amin):  # noqa: ANN001, ANN201
                         if c != 0:
                             better = c > 0
                         else:
-                            better = _key_better(0, area, y0, x0, y1, x1, 0, barea, by0, bx0, by1, bx1)
+                            better = _key_better(
+                                0, area, y0, x0, y1, x1, 0, barea, by0, bx0, by1, bx1
+                            )
                     if better:
                         bs = s
                         barea = area
@@ -711,7 +715,7 @@ def brute_force_mean(q, hmin, wmin, amin):  # noqa: ANN001, ANN201
 
 
 @nb.njit(cache=True)
-def plain_kadane_2d(s):  # noqa: ANN001, ANN201
+def plain_kadane_2d(s):
     """The textbook O(H^2 W) maximum-subarray search in float64 (benchmark baseline only)."""
     h, w = s.shape
     col = np.empty(w, dtype=np.float64)
@@ -739,7 +743,7 @@ def plain_kadane_2d(s):  # noqa: ANN001, ANN201
 
 
 @nb.njit(cache=True)
-def integral_image_f64(s):  # noqa: ANN001, ANN201
+def integral_image_f64(s):
     """A float64 summed-area table (benchmark baseline only)."""
     h, w = s.shape
     ii = np.zeros((h + 1, w + 1), dtype=np.float64)

@@ -24,9 +24,7 @@ from saliencyaug.boxes.search import (
 )
 
 
-def brute_force_best_box(
-    saliency: MapLike, objective: Objective = "excess", **params: Any
-) -> Box:
+def brute_force_best_box(saliency: MapLike, objective: Objective = "excess", **params: Any) -> Box:
     """Best box by exhaustive enumeration; same arguments and result as :func:`best_box`.
 
     Args:
@@ -73,7 +71,7 @@ def _largest_component_scipy(foreground: np.ndarray) -> Box:
     if n == 0:
         return Box(0, 0, w, h)
     best: tuple[int, int, int, int, int, int] | None = None
-    for sl, lab in zip(ndimage.find_objects(labels), range(1, n + 1)):
+    for sl, lab in zip(ndimage.find_objects(labels), range(1, n + 1), strict=True):
         area = int((labels[sl] == lab).sum())
         y0, y1, x0, x1 = sl[0].start, sl[0].stop, sl[1].start, sl[1].stop
         key = (-area, (y1 - y0) * (x1 - x0), y0, x0, y1, x1)

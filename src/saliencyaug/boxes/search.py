@@ -300,9 +300,7 @@ class BoxSearch:
     # Fixed-point maps, shared by the fast search and the brute-force reference so that both
     # optimise the very same integer objective.
 
-    def _excess_q(
-        self, arr: np.ndarray, name: str
-    ) -> tuple[np.ndarray, int, int, int, int] | None:
+    def _excess_q(self, arr: np.ndarray, name: str) -> tuple[np.ndarray, int, int, int, int] | None:
         """int64 ``rint((S - tau) / span * scale)`` and the rectangle ``(y0, y1, x0, x1)`` of its
         positive entries, or None when no pixel exceeds tau."""
         h, w = arr.shape

@@ -84,7 +84,9 @@ def best_boxes_torch(search: BoxSearch, saliency: torch.Tensor) -> torch.Tensor:
     if not isinstance(saliency, torch.Tensor):
         raise TypeError(f"saliency must be a torch.Tensor, got {type(saliency).__name__}")
     if saliency.ndim != 3 or saliency.numel() == 0:
-        raise ValueError(f"saliency must have shape (B, H, W), non-empty; got {tuple(saliency.shape)}")
+        raise ValueError(
+            f"saliency must have shape (B, H, W), non-empty; got {tuple(saliency.shape)}"
+        )
     if saliency.is_complex():
         raise TypeError(f"saliency must have a real dtype, got {saliency.dtype}")
     maps = saliency.detach().to(torch.float64)
@@ -108,7 +110,9 @@ def best_boxes_torch(search: BoxSearch, saliency: torch.Tensor) -> torch.Tensor:
         tau = exact_mean_torch(maps, torch.maximum(lo.abs(), hi.abs()))
     elif search.tau == "otsu":
         cpu = as_saliency_array(saliency.detach().cpu(), ndim=3)
-        tau = torch.tensor([otsu_threshold(m) for m in cpu], dtype=torch.float64, device=maps.device)
+        tau = torch.tensor(
+            [otsu_threshold(m) for m in cpu], dtype=torch.float64, device=maps.device
+        )
     else:
         tau = torch.full((b,), float(search.tau), dtype=torch.float64, device=maps.device)
     span = torch.maximum(hi - tau, tau - lo)

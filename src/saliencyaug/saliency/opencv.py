@@ -53,10 +53,7 @@ def _normalise(saliency_map: np.ndarray) -> np.ndarray:
     if not np.isfinite(out).all():
         raise RuntimeError("OpenCV returned a saliency map with NaN or inf")
     lo, hi = float(out.min()), float(out.max())
-    if hi > lo:
-        out = (out - lo) / (hi - lo)
-    else:
-        out = np.zeros_like(out)
+    out = (out - lo) / (hi - lo) if hi > lo else np.zeros_like(out)
     return np.ascontiguousarray(out, dtype=np.float32)
 
 

@@ -46,7 +46,9 @@ def box_saliency(boxes: Any, canvas_size: tuple[int, int] | None = None) -> np.n
     return out
 
 
-def _xyxy_boxes(boxes: Any, canvas_size: tuple[int, int] | None) -> tuple[np.ndarray, tuple[int, int]]:
+def _xyxy_boxes(
+    boxes: Any, canvas_size: tuple[int, int] | None
+) -> tuple[np.ndarray, tuple[int, int]]:
     try:
         from torchvision import tv_tensors
         from torchvision.ops import box_convert
@@ -66,18 +68,25 @@ def _xyxy_boxes(boxes: Any, canvas_size: tuple[int, int] | None) -> tuple[np.nda
         if arr.ndim == 1:
             arr = arr[None]
     if canvas_size is None:
-        raise ValueError("canvas_size=(H, W) is required unless boxes is a tv_tensors.BoundingBoxes")
+        raise ValueError(
+            "canvas_size=(H, W) is required unless boxes is a tv_tensors.BoundingBoxes"
+        )
     if arr.ndim != 2 or arr.shape[1] != 4 or arr.shape[0] == 0:
         raise ValueError(f"boxes must be XYXY of shape (4,) or (N, 4), got {arr.shape}")
     h, w = canvas_size
     xyxy = np.rint(arr).astype(np.int64)
     bad = (
-        (xyxy[:, 0] < 0) | (xyxy[:, 1] < 0) | (xyxy[:, 2] > w) | (xyxy[:, 3] > h)
-        | (xyxy[:, 2] <= xyxy[:, 0]) | (xyxy[:, 3] <= xyxy[:, 1])
+        (xyxy[:, 0] < 0)
+        | (xyxy[:, 1] < 0)
+        | (xyxy[:, 2] > w)
+        | (xyxy[:, 3] > h)
+        | (xyxy[:, 2] <= xyxy[:, 0])
+        | (xyxy[:, 3] <= xyxy[:, 1])
     )
     if bad.any():
         raise ValueError(
-            f"boxes must be non-empty XYXY boxes inside the {h}x{w} canvas, got {arr[bad][0].tolist()}"
+            f"boxes must be non-empty XYXY boxes inside the {h}x{w} canvas, "
+            f"got {arr[bad][0].tolist()}"
         )
     return xyxy, (int(h), int(w))
 
@@ -133,7 +142,9 @@ class ModuleSaliency:
         self.module = module
         self.device = torch.device(device)
         self.input_size = input_size
-        self.mean = None if mean is None else torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+        self.mean = (
+            None if mean is None else torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+        )
         self.std = None if std is None else torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
         self.activation = activation
 
@@ -146,7 +157,9 @@ class ModuleSaliency:
         h, w = rgb.shape[:2]
         x = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
         if self.input_size is not None:
-            x = F.interpolate(x, size=self.input_size, mode="bilinear", align_corners=False, antialias=True)
+            x = F.interpolate(
+                x, size=self.input_size, mode="bilinear", align_corners=False, antialias=True
+            )
         if self.mean is not None and self.std is not None:
             x = (x - self.mean) / self.std
         with torch.inference_mode():
@@ -159,10 +172,14 @@ class ModuleSaliency:
         while out.ndim > 2 and out.shape[0] == 1:
             out = out[0]
         if out.ndim != 2:
-            raise ValueError(f"module output must be (1, 1, h, w), (1, h, w) or (h, w), got {tuple(out.shape)}")
+            raise ValueError(
+                f"module output must be (1, 1, h, w), (1, h, w) or (h, w), got {tuple(out.shape)}"
+            )
         if self.activation == "sigmoid":
             out = torch.sigmoid(out)
-        out = F.interpolate(out[None, None], size=(h, w), mode="bilinear", align_corners=False)[0, 0]
+        out = F.interpolate(out[None, None], size=(h, w), mode="bilinear", align_corners=False)[
+            0, 0
+        ]
         arr = out.cpu().numpy()
         if not np.isfinite(arr).all():
             raise ValueError("module returned NaN or inf")

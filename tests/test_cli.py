@@ -1,0 +1,111 @@
+"""The ``saliencyaug`` command line: demo, box-search benchmark, argument errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from saliencyaug.cli import main
+
+
+def test_demo_writes_a_png_grid(tmp_path: Path) -> None:
+    out = tmp_path / "sub" / "demo.png"
+    assert main(["demo", "--out", str(out), "--detectors", "spectral_residual", "rbd"]) == 0
+    img = np.asarray(Image.open(out))
+    # 4 bundled photos x (photo, 2 maps, boxes) tiles of 224 px plus label strips
+    assert img.shape == (4 * (224 + 18), 4 * 224, 3)
+    assert img.std() > 20  # real content, not a blank canvas
+    assert not list(out.parent.glob(".*.tmp"))  # the atomic write left no temporary file
+
+
+def test_demo_synthetic_and_objectives(tmp_path: Path) -> None:
+    out = tmp_path / "syn.png"
+    assert (
+        main(
+            [
+                "demo",
+                "--synthetic",
+                "--out",
+                str(out),
+                "--objective",
+                "mean",
+                "--detectors",
+                "geodesic",
+            ]
+        )
+        == 0
+    )
+    assert np.asarray(Image.open(out)).shape == (3 * (224 + 18), 3 * 224, 3)
+
+
+def test_console_script_runs_demo_without_arguments(tmp_path: Path) -> None:
+    # the README's first command: no arguments, no downloads
+    res = subprocess.run(
+        [sys.executable, "-m", "saliencyaug.cli", "demo"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "saliencyaug-demo.png").stat().st_size > 10_000
+
+
+def test_bench_box_search_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench.json"
+    code = main(
+        [
+            "bench",
+            "box-search",
+            "--maps",
+            "3",
+            "--sizes",
+            "24x32",
+            "--repeats",
+            "1",
+            "--brute-maps",
+            "1",
+            "--batch",
+            "4",
+            "--json",
+            str(out),
+        ]
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "baseline: plain max-subarray" in text and "baseline: brute force" in text
+    report = json.loads(out.read_text())
+    assert report["header"]["numba_threads"] >= 1 and "torch" in report["header"]
+    methods = {r["method"] for r in report["rows"]}
+    assert {"excess", "threshold (otsu)"} <= methods
+    for row in report["rows"]:
+        assert row["median_ms"] > 0 and row["n"] >= 1
+    excess = [r for r in report["rows"] if r["method"] == "excess"]
+    assert all(r["vs_kadane"] is not None and r["vs_brute"] is not None for r in excess)
+    assert any(b["method"].startswith("excess batch numba") for b in report["batch"])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bench", "box-search", "--sizes", "12"],
+        ["bench", "box-search", "--sizes", "0x5"],
+        ["nope"],
+        ["demo", "--objective", "fixed"],
+    ],
+)
+def test_bad_arguments_exit_with_usage(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+
+
+def test_non_positive_counts_are_rejected(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "box-search", "--maps", "0"]) == 2
+    assert "--maps must be at least 1" in capsys.readouterr().err
