@@ -262,16 +262,17 @@ def _batch_rows(
     say(f"batch of {batch_size} at 224x224")
     maps = make_maps(batch_size, (224, 224), seed + 1)["real"]
     rows = []
-    per_thread = {}
-    for t in sorted({1, threads}):
-        numba.set_num_threads(t)
-        best_boxes(maps[:2])
-        times = []
-        for _ in range(3):
+    counts = sorted({1, threads})
+    samples: dict[int, list[float]] = {t: [] for t in counts}
+    best_boxes(maps[:2])
+    for _ in range(7):  # alternate thread counts so that drift affects both alike
+        for t in counts:
+            numba.set_num_threads(t)
             t0 = time.perf_counter()
             best_boxes(maps)
-            times.append(time.perf_counter() - t0)
-        per_thread[t] = float(np.median(times))
+            samples[t].append(time.perf_counter() - t0)
+    per_thread = {t: float(np.median(v)) for t, v in samples.items()}
+    for t in counts:
         rows.append(
             {
                 "method": f"excess batch numba, {t} thread(s)",

@@ -1,0 +1,418 @@
+"""SaliencySwap (SPEC.md section 3) against independent references."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy import stats
+from torch.utils.data import DataLoader, Dataset, default_collate
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as TF
+
+from saliencyaug.boxes import Box
+from saliencyaug.transforms import BackgroundPool, MultiView, SaliencySwap
+from saliencyaug.transforms import functional as F
+
+FG = (250, 10, 10)
+BG_COLORS = [(10, 250, 10), (10, 10, 250), (240, 240, 20)]
+
+
+def solid(color: tuple[int, int, int], h: int, w: int) -> torch.Tensor:
+    return torch.tensor(color, dtype=torch.uint8).view(3, 1, 1).expand(3, h, w).clone()
+
+
+def textured_background(seed: int, h: int = 90, w: int = 120) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    img = torch.randint(0, 120, (3, h, w), generator=g, dtype=torch.uint8)
+    img[:, h // 4 : h // 2, w // 3 : 2 * w // 3] = 200  # a salient block
+    return img
+
+
+def boxed(image: torch.Tensor, box: list[int]) -> tuple[tv_tensors.Image, tv_tensors.BoundingBoxes]:
+    h, w = image.shape[-2:]
+    return tv_tensors.Image(image), tv_tensors.BoundingBoxes(
+        [box], format="XYXY", canvas_size=(h, w)
+    )
+
+
+# ----------------------------------------------------------------------------------------
+# Pixel truth
+# ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["replace", "paste"])
+@pytest.mark.parametrize("seed", range(6))
+def test_pixels_inside_mask_are_foreground_outside_are_background(mode: str, seed: int) -> None:
+    backgrounds = [textured_background(s, 70 + 10 * s, 100 - 5 * s) for s in range(3)]
+    swap = SaliencySwap(backgrounds, size=(48, 64), mode=mode)
+    fg = solid(FG, 60, 80)
+    torch.manual_seed(seed)
+    image, mask = swap(boxed(fg, [10, 5, 70, 50]))[0]
+    assert isinstance(image, tv_tensors.Image) and isinstance(mask, tv_tensors.Mask)
+    assert image.shape == (3, 48, 64) and mask.shape == (1, 48, 64) and mask.dtype == torch.uint8
+    m = mask[0].bool()
+    assert m.any()
+    assert (image[:, m] == torch.tensor(FG).view(3, 1)).all()
+    # outside: exactly one of the backgrounds, resized to the output size on its own
+    outside = ~m
+    candidates = [TF.resize(b, [48, 64], antialias=True) for b in backgrounds]
+    assert any(torch.equal(image[:, outside], c[:, outside]) for c in candidates)
+
+
+def test_replace_mode_covers_the_backgrounds_own_box() -> None:
+    # backgrounds carry boxes: the mask must be that box, scaled to the output size
+    bg = solid(BG_COLORS[0], 100, 200)
+    pool = [
+        (
+            tv_tensors.Image(bg),
+            tv_tensors.BoundingBoxes([[50, 20, 150, 80]], format="XYXY", canvas_size=(100, 200)),
+            7,
+        )
+    ]
+    swap = SaliencySwap(pool, size=(50, 100), mode="replace")
+    _, mask = swap(solid(FG, 30, 30))
+    ys, xs = torch.nonzero(mask[0], as_tuple=True)
+    assert (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1) == (25, 10, 75, 40)
+
+
+def test_replace_mode_detects_the_background_box_without_annotations() -> None:
+    bg = solid(BG_COLORS[1], 80, 80)
+    bg[:, 30:50, 10:40] = 255  # the background's own object
+    swap = SaliencySwap([bg], size=80, mode="replace", detector="rbd")
+    image, mask = swap(solid(FG, 40, 40))
+    m = mask[0].bool()
+    # the foreground now covers the background's object
+    assert m[30:50, 10:40].float().mean() > 0.8
+    assert (image[:, m] == torch.tensor(FG).view(3, 1)).all()
+
+
+# ----------------------------------------------------------------------------------------
+# Geometry follows, photometry leaves the mask alone
+# ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def swap() -> SaliencySwap:
+    return SaliencySwap([textured_background(s) for s in range(3)], size=64, mode="paste")
+
+
+@pytest.mark.parametrize(
+    ("op", "reference"),
+    [
+        (v2.RandomHorizontalFlip(p=1.0), TF.horizontal_flip),
+        (v2.RandomVerticalFlip(p=1.0), TF.vertical_flip),
+        (
+            v2.Resize((40, 50)),
+            lambda m: TF.resize(m, [40, 50], interpolation=v2.InterpolationMode.NEAREST),
+        ),
+        (v2.CenterCrop(30), lambda m: TF.center_crop(m, [30, 30])),
+    ],
+)
+def test_deterministic_geometry_moves_the_mask(
+    swap: SaliencySwap, op: v2.Transform, reference
+) -> None:  # noqa: ANN001
+    for seed in range(4):
+        torch.manual_seed(seed)
+        _, mask = swap(solid(FG, 50, 50))
+        torch.manual_seed(seed)
+        _, moved = v2.Compose([swap, op])(solid(FG, 50, 50))
+        assert torch.equal(moved, reference(mask))
+
+
+def _dilate(region: torch.Tensor, radius: int = 3) -> torch.Tensor:
+    padded = torch.nn.functional.pad(region[None, None].float(), [radius] * 4, value=1.0)
+    return torch.nn.functional.max_pool2d(padded, 2 * radius + 1, 1)[0, 0]
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        v2.RandomResizedCrop(48, scale=(0.3, 1.0)),
+        v2.RandomRotation(30),
+        v2.RandomAffine(20, (0.1, 0.1)),
+    ],
+)
+def test_random_geometry_keeps_mask_on_foreground_pixels(
+    swap: SaliencySwap, op: v2.Transform
+) -> None:
+    red = torch.tensor(FG).view(3, 1, 1)
+    for seed in range(6):
+        torch.manual_seed(seed)
+        image, mask = v2.Compose([swap, op])(solid(FG, 50, 50))
+        m = mask[0].bool()
+        is_fg = (image == red).all(0)
+        # away from edges (bilinear upscaling blends up to ~2 output pixels; the nearest-
+        # neighbour mask may differ by one source pixel there), mask and foreground colour
+        # agree; outside the canvas counts as unknown, hence the padding with 1
+        core = _dilate(~m) == 0
+        assert is_fg[core].all()
+        far = _dilate(m) == 0
+        assert not is_fg[far].any()
+
+
+def test_photometric_transforms_leave_the_mask_bit_identical(swap: SaliencySwap) -> None:
+    photometric = v2.Compose(
+        [
+            v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=1.0),
+            v2.RandomGrayscale(1.0),
+            v2.GaussianBlur(23, (0.1, 2.0)),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        ]
+    )
+    torch.manual_seed(3)
+    _, mask = swap(solid(FG, 50, 50))
+    torch.manual_seed(3)
+    image, after = v2.Compose([swap, photometric])(solid(FG, 50, 50))
+    assert torch.equal(after, mask) and after.dtype == torch.uint8
+    assert image.dtype == torch.float32
+
+
+def test_the_moco_v2_pipeline_from_the_issue() -> None:
+    pipeline = v2.Compose(
+        [
+            SaliencySwap([textured_background(1)], size=224),
+            v2.RandomHorizontalFlip(),
+            v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
+            v2.RandomGrayscale(0.2),
+            v2.GaussianBlur(23, (0.1, 2.0)),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        ]
+    )
+    import skimage.data
+
+    image, mask = pipeline(Image.fromarray(skimage.data.chelsea()))
+    assert image.shape == (3, 224, 224) and image.dtype == torch.float32
+    assert mask.shape == (1, 224, 224) and mask.any()
+
+
+# ----------------------------------------------------------------------------------------
+# Sample structures and inputs
+# ----------------------------------------------------------------------------------------
+
+
+def test_structures_pass_foreign_leaves_and_replace_boxes() -> None:
+    swap = SaliencySwap([solid(BG_COLORS[0], 40, 40)], size=32, mode="paste")
+    img, bb = boxed(solid(FG, 40, 40), [5, 5, 30, 25])
+    (image, mask), boxes, label, name = swap(img, bb, 3, "a.jpg")
+    assert label == 3 and name == "a.jpg"
+    assert isinstance(boxes, tv_tensors.BoundingBoxes) and boxes.canvas_size == (32, 32)
+    ys, xs = torch.nonzero(mask[0], as_tuple=True)
+    assert boxes.tolist() == [[int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]]
+    out = swap({"image": img, "boxes": bb, "label": 1})
+    assert set(out) == {"image", "boxes", "label"} and isinstance(out["image"][1], tv_tensors.Mask)
+    # CXCYWH boxes come back in their own format
+    bb_c = TF.convert_bounding_box_format(bb, new_format=tv_tensors.BoundingBoxFormat.CXCYWH)
+    _, boxes_c = swap(img, bb_c)
+    assert boxes_c.format == tv_tensors.BoundingBoxFormat.CXCYWH
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda a: Image.fromarray(a),
+        lambda a: Image.fromarray(a).convert("L"),
+        lambda a: Image.fromarray(a).convert("RGBA"),
+        lambda a: torch.from_numpy(a).permute(2, 0, 1).contiguous(),
+        lambda a: torch.from_numpy(a).permute(2, 0, 1).float() / 255,
+        lambda a: tv_tensors.Image(torch.from_numpy(a).permute(2, 0, 1)),
+        lambda a: a,
+        lambda a: a[:, :, 0],
+    ],
+)
+def test_input_forms(make) -> None:  # noqa: ANN001
+    rgb = np.zeros((37, 53, 3), np.uint8)
+    rgb[10:25, 20:40] = FG
+    swap = SaliencySwap([textured_background(0, 30, 90)], size=(20, 24))
+    image, mask = swap(make(rgb))
+    assert image.shape == (3, 20, 24) and mask.shape == (1, 20, 24) and mask.any()
+    src = make(rgb)
+    expected_dtype = src.dtype if isinstance(src, torch.Tensor) else torch.uint8
+    assert image.dtype == expected_dtype
+
+
+def test_float_foreground_gets_float_background_in_range() -> None:
+    swap = SaliencySwap([Image.new("RGB", (50, 40), (255, 255, 255))], size=16, mode="paste")
+    image, mask = swap(torch.zeros(3, 30, 30))
+    assert image.dtype == torch.float32
+    assert torch.allclose(image[:, ~mask[0].bool()], torch.ones(1))  # 255 -> 1.0, not 255.0
+    assert (image[:, mask[0].bool()] == 0).all()
+
+
+@pytest.mark.parametrize("box", [[5, 5, 6, 6], [0, 0, 40, 30], [39, 0, 40, 30]])
+def test_degenerate_boxes(box: list[int]) -> None:
+    swap = SaliencySwap([textured_background(0)], size=24, mode="replace")
+    (image, mask), _ = swap(*boxed(solid(FG, 30, 40), box))
+    assert mask.any() and (image[:, mask[0].bool()] == torch.tensor(FG).view(3, 1)).all()
+
+
+def test_tiny_images_and_constant_saliency() -> None:
+    swap = SaliencySwap([solid(BG_COLORS[2], 2, 3)], size=4)
+    image, mask = swap(solid(FG, 1, 2))  # constant map: the whole image is the box
+    assert image.shape == (3, 4, 4) and mask.any()
+    assert (image[:, mask[0].bool()] == torch.tensor(FG).view(3, 1)).all()
+
+
+def test_background_pool_sources(tmp_path) -> None:  # noqa: ANN001
+    for i, color in enumerate(BG_COLORS):
+        Image.new("RGB", (30 + i, 20), color).save(tmp_path / f"bg{i}.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    pool = BackgroundPool(tmp_path)
+    assert len(pool) == 3
+    swap = SaliencySwap(str(tmp_path), size=16, mode="paste")
+    image, mask = swap(solid(FG, 20, 20))
+    outside = image[:, ~mask[0].bool()]
+    assert any((outside == torch.tensor(c).view(3, 1)).all() for c in BG_COLORS)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"scale": (0.0, 1.0)}, ValueError, "scale"),
+        ({"scale": (0.5, 1.5)}, ValueError, "scale"),
+        ({"scale": (0.9, 0.5)}, ValueError, "scale"),
+        ({"scale": 0.5}, TypeError, "scale"),
+        ({"paste_scale": (0.2, 1.2)}, ValueError, "paste_scale"),
+        ({"ratio": (0.0, 1.0)}, ValueError, "ratio"),
+        ({"p": 1.5}, ValueError, "p must be"),
+        ({"mode": "mix"}, ValueError, "mode"),
+        ({"size": 0}, ValueError, "size"),
+        ({"size": "big"}, TypeError, "size"),
+        ({"detector": "nope"}, ValueError, "unknown detector"),
+        ({"box_search": "excess"}, TypeError, "box_search"),
+    ],
+)
+def test_bad_arguments(kwargs: dict, exc: type, match: str) -> None:
+    with pytest.raises(exc, match=match):
+        SaliencySwap([solid(FG, 4, 4)], **kwargs)
+
+
+def test_bad_pools_and_samples() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        SaliencySwap([])
+    with pytest.raises(TypeError, match="backgrounds must be"):
+        SaliencySwap(42)
+    swap = SaliencySwap([solid(FG, 4, 4)], size=4)
+    with pytest.raises(ValueError, match="exactly one image"):
+        swap(tv_tensors.Image(solid(FG, 4, 4)), tv_tensors.Image(solid(FG, 4, 4)))
+    with pytest.raises(TypeError, match="Mask"):
+        swap(tv_tensors.Image(solid(FG, 4, 4)), tv_tensors.Mask(torch.zeros(1, 4, 4)))
+
+
+# ----------------------------------------------------------------------------------------
+# Randomness, workers, pickling
+# ----------------------------------------------------------------------------------------
+
+
+def test_seed_reproduces_and_draws_differ(swap: SaliencySwap) -> None:
+    fg = solid(FG, 50, 50)
+    torch.manual_seed(11)
+    a = swap(fg)
+    torch.manual_seed(11)
+    b = swap(fg)
+    c = swap(fg)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[1], c[1])
+
+
+class _Views(Dataset):
+    def __init__(self, transform: MultiView) -> None:
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> list:
+        return self.transform(solid(FG, 40, 40))
+
+
+@pytest.mark.parametrize("ctx", ["fork", "spawn"])
+def test_dataloader_workers_and_epochs_differ(swap: SaliencySwap, ctx: str) -> None:
+    loader = DataLoader(
+        _Views(MultiView(swap)), batch_size=2, num_workers=2, multiprocessing_context=ctx
+    )
+    torch.manual_seed(0)
+    epoch1 = [views[0][1] for views in loader]  # first view's masks, one batch per worker
+    epoch2 = [views[0][1] for views in loader]
+    assert epoch1[0].shape == (2, 1, 64, 64)
+    assert not torch.equal(epoch1[0], epoch1[1])  # the two workers differ
+    assert not torch.equal(epoch1[0], epoch2[0])  # so do epochs
+
+
+def test_multiview_independent_and_collates(swap: SaliencySwap) -> None:
+    views = MultiView(swap, n=2)(solid(FG, 40, 40))
+    assert len(views) == 2 and not torch.equal(views[0][1], views[1][1])
+    batch = default_collate([views, MultiView(swap)(solid(FG, 40, 40))])
+    assert (
+        len(batch) == 2
+        and batch[0][0].shape == (2, 3, 64, 64)
+        and batch[0][1].shape == (2, 1, 64, 64)
+    )
+    with pytest.raises(ValueError, match="positive"):
+        MultiView(swap, n=0)
+
+
+def test_pickles(swap: SaliencySwap) -> None:
+    clone = pickle.loads(pickle.dumps(v2.Compose([swap, v2.RandomHorizontalFlip()])))
+    torch.manual_seed(5)
+    a = clone(solid(FG, 50, 50))
+    torch.manual_seed(5)
+    b = v2.Compose([swap, v2.RandomHorizontalFlip()])(solid(FG, 50, 50))
+    assert torch.equal(a[1], b[1])
+
+
+def test_fallback_probability_gives_random_resized_crops() -> None:
+    swap = SaliencySwap([solid(BG_COLORS[0], 30, 30)], size=16, p=0.0)
+    torch.manual_seed(0)
+    (image, mask), _ = swap(*boxed(solid(FG, 40, 40), [0, 0, 40, 40]))
+    assert (image == torch.tensor(FG).view(3, 1, 1)).all()  # only the foreground image is used
+    assert mask.all()  # the box covers the whole image, so the crop is inside it
+    counts = []
+    swap_half = SaliencySwap([solid(BG_COLORS[0], 30, 30)], size=16, p=0.5, mode="paste")
+    torch.manual_seed(1)
+    for _ in range(400):
+        image, _ = swap_half(solid(FG, 40, 40))
+        counts.append(bool((image == torch.tensor(BG_COLORS[0]).view(3, 1, 1)).all(0).any()))
+    assert abs(np.mean(counts) - 0.5) < 4 * np.sqrt(0.25 / 400)
+
+
+# ----------------------------------------------------------------------------------------
+# Statistics: the sampled fractions follow their uniform ranges
+# ----------------------------------------------------------------------------------------
+
+
+def test_crop_area_fraction_is_uniform() -> None:
+    torch.manual_seed(1234)
+    box = Box(0, 0, 300, 200)
+    fractions = [F.sample_crop_box(box, (0.5, 1.0)).area / box.area for _ in range(3000)]
+    ks = stats.kstest(fractions, stats.uniform(loc=0.5, scale=0.5).cdf)
+    assert ks.pvalue > 0.01, ks
+    crops = [F.sample_crop_box(box, (0.2, 0.4), (0.5, 2.0)) for _ in range(500)]
+    assert all(0 <= c.x0 < c.x1 <= 300 and 0 <= c.y0 < c.y1 <= 200 for c in crops)
+
+
+def test_paste_area_fraction_is_uniform() -> None:
+    torch.manual_seed(99)
+    fractions = [
+        F.sample_paste_box((256, 256), (50, 50), (0.3, 1.0)).area / 256**2 for _ in range(3000)
+    ]
+    ks = stats.kstest(fractions, stats.uniform(loc=0.3, scale=0.7).cdf)
+    assert ks.pvalue > 0.01, ks
+
+
+def test_crop_aspect_ratio_is_log_uniform_when_it_fits() -> None:
+    torch.manual_seed(7)
+    box = Box(0, 0, 1000, 1000)
+    logs = [
+        np.log((c := F.sample_crop_box(box, (0.05, 0.1))).width / c.height) for _ in range(2000)
+    ]
+    ks = stats.kstest(
+        logs, stats.uniform(loc=np.log(3 / 4), scale=np.log(4 / 3) - np.log(3 / 4)).cdf
+    )
+    assert ks.pvalue > 0.01, ks
