@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,8 +116,10 @@ def swap() -> SaliencySwap:
     ],
 )
 def test_deterministic_geometry_moves_the_mask(
-    swap: SaliencySwap, op: v2.Transform, reference
-) -> None:  # noqa: ANN001
+    swap: SaliencySwap,
+    op: v2.Transform,
+    reference: Callable[[torch.Tensor], torch.Tensor],
+) -> None:
     for seed in range(4):
         torch.manual_seed(seed)
         _, mask = swap(solid(FG, 50, 50))
@@ -200,7 +204,7 @@ def test_the_moco_v2_pipeline_from_the_issue() -> None:
 def test_structures_pass_foreign_leaves_and_replace_boxes() -> None:
     swap = SaliencySwap([solid(BG_COLORS[0], 40, 40)], size=32, mode="paste")
     img, bb = boxed(solid(FG, 40, 40), [5, 5, 30, 25])
-    (image, mask), boxes, label, name = swap(img, bb, 3, "a.jpg")
+    (_, mask), boxes, label, name = swap(img, bb, 3, "a.jpg")
     assert label == 3 and name == "a.jpg"
     assert isinstance(boxes, tv_tensors.BoundingBoxes) and boxes.canvas_size == (32, 32)
     ys, xs = torch.nonzero(mask[0], as_tuple=True)
@@ -226,7 +230,7 @@ def test_structures_pass_foreign_leaves_and_replace_boxes() -> None:
         lambda a: a[:, :, 0],
     ],
 )
-def test_input_forms(make) -> None:  # noqa: ANN001
+def test_input_forms(make: Callable[[np.ndarray], object]) -> None:
     rgb = np.zeros((37, 53, 3), np.uint8)
     rgb[10:25, 20:40] = FG
     swap = SaliencySwap([textured_background(0, 30, 90)], size=(20, 24))
@@ -259,7 +263,7 @@ def test_tiny_images_and_constant_saliency() -> None:
     assert (image[:, mask[0].bool()] == torch.tensor(FG).view(3, 1)).all()
 
 
-def test_background_pool_sources(tmp_path) -> None:  # noqa: ANN001
+def test_background_pool_sources(tmp_path: Path) -> None:
     for i, color in enumerate(BG_COLORS):
         Image.new("RGB", (30 + i, 20), color).save(tmp_path / f"bg{i}.png")
     (tmp_path / "notes.txt").write_text("not an image")

@@ -2,7 +2,7 @@
 
 File format (JSON lines, UTF-8; no pickle)::
 
-    {"format": "saliencyaug-boxes", "version": 1, "detector": "...", "search": {...}, "shard": [i, n]}
+    {"format": "saliencyaug-boxes", "version": 1, "detector": "...", "search": {...}, ...}
     {"path": "class_a/img1.jpg", "size": [375, 500], "box": [x0, y0, x1, y1]}
     {"path": "class_b/broken.jpg", "error": "cannot identify image file ..."}
 
@@ -161,9 +161,8 @@ def _read_lines(path: Path, allow_torn_tail: bool) -> tuple[dict[str, Any], list
     text = path.read_text(encoding="utf-8")
     raw = text.split("\n")
     complete = raw[:-1]  # text after the last newline is incomplete (or empty)
-    if raw[-1].strip():
-        if not allow_torn_tail:
-            raise ValueError(f"{path}: the last line is incomplete (an interrupted write?)")
+    if raw[-1].strip() and not allow_torn_tail:
+        raise ValueError(f"{path}: the last line is incomplete (an interrupted write?)")
     if not complete:
         raise ValueError(f"{path}: empty box file")
     try:
@@ -247,7 +246,7 @@ def compute_record(
     rel = path.relative_to(root).as_posix()
     try:
         image = load_image(path).permute(1, 2, 0).numpy()
-    except Exception as err:  # noqa: BLE001 - any decoding failure is reported and skipped
+    except Exception as err:  # any decoding failure is reported and skipped
         return {"path": rel, "error": f"{type(err).__name__}: {err}"}
     h, w = image.shape[:2]
     small = work_image(image, max_side)

@@ -136,7 +136,8 @@ def paste_patch(
         ``target``.
 
     Example:
-        >>> bg = torch.zeros(3, 8, 8, dtype=torch.uint8); fg = torch.full((3, 4, 4), 9, dtype=torch.uint8)
+        >>> bg = torch.zeros(3, 8, 8, dtype=torch.uint8)
+        >>> fg = torch.full((3, 4, 4), 9, dtype=torch.uint8)
         >>> img, mask = paste_patch(bg, fg, Box(0, 0, 2, 2), Box(1, 1, 5, 3))
         >>> int(img[0].sum()), int(mask.sum())
         (72, 8)
