@@ -1,4 +1,4 @@
-"""Command line: ``saliencyaug demo`` and ``saliencyaug bench box-search``.
+"""Command line: ``saliencyaug demo | boxes | boxes-merge | grid | bench``.
 
 argparse (standard library) keeps the CLI free of extra dependencies.
 """
@@ -8,6 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from saliencyaug.boxes import BoxSearch
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -103,7 +107,97 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="a fast smoke run: 8 maps, 64x64 and 224x224, no brute force at 224",
     )
+    boxes = sub.add_parser(
+        "boxes",
+        help="precompute the salient box of every image of a folder (resumable, shardable)",
+        description="Run a detector and a box objective on every image below ROOT and write a "
+        "JSON-lines box file. Parallel over cores; killed, the same command resumes where it "
+        "stopped; --shard i/n splits a dataset between machines or torchrun ranks.",
+    )
+    boxes.add_argument("root", help="image folder (searched recursively)")
+    boxes.add_argument("--out", required=True, help="box file to write (JSON lines)")
+    boxes.add_argument(
+        "--detector",
+        default="spectral_residual",
+        help="detector name or module:function (default: %(default)s)",
+    )
+    boxes.add_argument(
+        "--objective", default="excess", choices=["excess", "mean", "threshold", "fixed"]
+    )
+    boxes.add_argument("--min-area", type=float, help="objective mean: minimum area fraction")
+    boxes.add_argument(
+        "--min-size", type=int, nargs=2, metavar=("H", "W"), help="objective mean: minimum size"
+    )
+    boxes.add_argument(
+        "--size", type=int, nargs=2, metavar=("H", "W"), help="objective fixed: window size"
+    )
+    boxes.add_argument("--shard", default="0/1", help="process shard i of n (default: %(default)s)")
+    boxes.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    boxes.add_argument(
+        "--max-side", type=int, default=None, help="detect at this longer side (boxes scaled back)"
+    )
+    boxes.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    merge = sub.add_parser("boxes-merge", help="merge box files (e.g. shards) into one")
+    merge.add_argument("files", nargs="+", help="box files")
+    merge.add_argument("--out", required=True, help="merged box file")
     return parser
+
+
+def _box_search_from_args(args: argparse.Namespace) -> BoxSearch:
+    from saliencyaug.boxes import BoxSearch
+
+    params: dict = {}
+    if args.objective == "mean":
+        if args.min_size:
+            params["min_size"] = tuple(args.min_size)
+        else:
+            params["min_area"] = args.min_area if args.min_area is not None else 0.1
+    if args.objective == "fixed":
+        if not args.size:
+            raise ValueError("--objective fixed needs --size H W")
+        params["size"] = tuple(args.size)
+    return BoxSearch(args.objective, **params)
+
+
+def _run_boxes(args: argparse.Namespace) -> int:
+    from saliencyaug.data.box_cache import build_box_cache, parse_shard
+
+    try:
+        shard = parse_shard(args.shard)
+        search = _box_search_from_args(args)
+        report = build_box_cache(
+            args.root,
+            args.out,
+            detector=args.detector,
+            search=search,
+            shard=shard,
+            workers=args.workers,
+            max_side=args.max_side,
+            progress=not args.no_progress,
+            on_error=lambda e: print(f"skipped {e['path']}: {e['error']}", file=sys.stderr),
+        )
+    except (ValueError, TypeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {report.out}: {report.total} images ({report.computed} computed, "
+        f"{report.resumed} from an earlier run), {len(report.errors)} unreadable"
+    )
+    return 0
+
+
+def _run_merge(args: argparse.Namespace) -> int:
+    from saliencyaug.data.box_cache import BoxCache
+
+    try:
+        cache = BoxCache.load(args.files)
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    cache.save(args.out)
+    print(f"wrote {args.out}: {len(cache)} boxes, {len(cache.errors)} unreadable images")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,6 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"wrote {path}")
         return 0
+    if args.command == "boxes":
+        return _run_boxes(args)
+    if args.command == "boxes-merge":
+        return _run_merge(args)
     if args.command == "bench" and args.benchmark == "box-search":
         from saliencyaug.bench import box_search
         from saliencyaug.io import atomic_write_text
