@@ -25,14 +25,14 @@ from saliencyaug.data.box_cache import (
 )
 from saliencyaug.saliency import spectral_residual
 
-SLOW_DETECTOR = '''
+SLOW_DETECTOR = """
 import time
 from saliencyaug.saliency import spectral_residual
 
 def detect(image):
     time.sleep(0.08)
     return spectral_residual(image)
-'''
+"""
 
 
 @pytest.fixture
@@ -91,13 +91,29 @@ def test_parallel_workers_give_the_same_boxes(image_tree: Path, tmp_path: Path) 
 def _run_cli(root: Path, out: Path, tmp_path: Path, workers: int) -> subprocess.Popen:
     (tmp_path / "slowdet.py").write_text(SLOW_DETECTOR)
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
-    cmd = [sys.executable, "-m", "saliencyaug.cli", "boxes", str(root), "--out", str(out),
-           "--detector", "slowdet:detect", "--workers", str(workers), "--no-progress"]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "saliencyaug.cli",
+        "boxes",
+        str(root),
+        "--out",
+        str(out),
+        "--detector",
+        "slowdet:detect",
+        "--workers",
+        str(workers),
+        "--no-progress",
+    ]
+    return subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_killed_run_resumes_with_nothing_lost_or_duplicated(image_tree: Path, tmp_path: Path, workers: int) -> None:
+def test_killed_run_resumes_with_nothing_lost_or_duplicated(
+    image_tree: Path, tmp_path: Path, workers: int
+) -> None:
     out = tmp_path / "killed.jsonl"
     part = tmp_path / "killed.jsonl.part"
     proc = _run_cli(image_tree, out, tmp_path, workers)
@@ -133,7 +149,9 @@ def test_torn_last_line_is_cut_and_completed(image_tree: Path, tmp_path: Path) -
     out.unlink()
     report = build_box_cache(image_tree, out, workers=0, progress=False)
     assert report.resumed == 10 and report.computed == 31
-    assert sorted(_lines(out)[1:], key=lambda e: e["path"]) == sorted(_lines_from(lines[1:]), key=lambda e: e["path"])
+    assert sorted(_lines(out)[1:], key=lambda e: e["path"]) == sorted(
+        _lines_from(lines[1:]), key=lambda e: e["path"]
+    )
 
 
 def _lines_from(lines: list[str]) -> list[dict]:
@@ -143,8 +161,15 @@ def _lines_from(lines: list[str]) -> list[dict]:
 def test_a_part_file_of_another_configuration_is_refused(image_tree: Path, tmp_path: Path) -> None:
     out = tmp_path / "cfg.jsonl"
     part = tmp_path / "cfg.jsonl.part"
-    header = {"format": "saliencyaug-boxes", "version": 1, "root": str(image_tree.resolve()),
-              "detector": "fine_grained", "search": {"objective": "excess"}, "shard": [0, 1], "max_side": None}
+    header = {
+        "format": "saliencyaug-boxes",
+        "version": 1,
+        "root": str(image_tree.resolve()),
+        "detector": "fine_grained",
+        "search": {"objective": "excess"},
+        "shard": [0, 1],
+        "max_side": None,
+    }
     part.write_text(json.dumps(header) + "\n")
     with pytest.raises(ValueError, match="another configuration"):
         build_box_cache(image_tree, out, workers=0, progress=False)
@@ -164,20 +189,46 @@ def test_shards_split_the_dataset_and_merge(image_tree: Path, tmp_path: Path) ->
 
     assert main(["boxes-merge", *map(str, outs), "--out", str(tmp_path / "all.jsonl")]) == 0
     again = BoxCache.load(tmp_path / "all.jsonl")
-    assert sorted(again.records, key=lambda r: r.path) == sorted(merged.records, key=lambda r: r.path)
+    assert sorted(again.records, key=lambda r: r.path) == sorted(
+        merged.records, key=lambda r: r.path
+    )
 
 
 def test_cli_boxes_with_objective_and_max_side(image_tree: Path, tmp_path: Path) -> None:
     from saliencyaug.cli import main
 
     out = tmp_path / "mean.jsonl"
-    code = main(["boxes", str(image_tree), "--out", str(out), "--objective", "mean", "--min-size", "8", "8",
-                 "--workers", "0", "--no-progress", "--max-side", "16"])
+    code = main(
+        [
+            "boxes",
+            str(image_tree),
+            "--out",
+            str(out),
+            "--objective",
+            "mean",
+            "--min-size",
+            "8",
+            "8",
+            "--workers",
+            "0",
+            "--no-progress",
+            "--max-side",
+            "16",
+        ]
+    )
     assert code == 0
     cache = BoxCache.load(out)
-    assert cache.meta["search"] == {"objective": "mean", "tau": "mean", "min_size": [8, 8], "threshold": "otsu"}
+    assert cache.meta["search"] == {
+        "objective": "mean",
+        "tau": "mean",
+        "min_size": [8, 8],
+        "threshold": "otsu",
+    }
     for rec in cache.records:
-        assert 0 <= rec.box.x0 < rec.box.x1 <= rec.size[1] and 0 <= rec.box.y0 < rec.box.y1 <= rec.size[0]
+        assert (
+            0 <= rec.box.x0 < rec.box.x1 <= rec.size[1]
+            and 0 <= rec.box.y0 < rec.box.y1 <= rec.size[0]
+        )
     assert main(["boxes", str(image_tree), "--out", str(out), "--shard", "3/2"]) == 2
     assert main(["boxes", str(image_tree), "--out", str(out), "--objective", "fixed"]) == 2
     assert main(["boxes", str(tmp_path / "nope"), "--out", str(out)]) == 2
@@ -188,7 +239,8 @@ def test_format_errors(tmp_path: Path) -> None:
     bad.write_text('{"format": "other"}\n')
     with pytest.raises(ValueError, match="not a saliencyaug box file"):
         BoxCache.load(bad)
-    bad.write_text('{"format": "saliencyaug-boxes", "version": 1}\n{"path": "a", "size": [4, 4], "box": [0, 0, 9, 1]}\n')
+    header = '{"format": "saliencyaug-boxes", "version": 1}\n'
+    bad.write_text(header + '{"path": "a", "size": [4, 4], "box": [0, 0, 9, 1]}\n')
     with pytest.raises(ValueError, match="outside"):
         BoxCache.load(bad)
     bad.write_text('{"format": "saliencyaug-boxes", "version": 1}\n{"path": "a", "si')
@@ -204,10 +256,16 @@ def test_format_errors(tmp_path: Path) -> None:
 
 
 def test_save_load_round_trip_and_scale_box(tmp_path: Path) -> None:
-    cache = BoxCache(Path("/data"), [BoxRecord("x/a.jpg", (10, 20), Box(1, 2, 3, 4))], [{"path": "b.jpg", "error": "bad"}])
+    cache = BoxCache(
+        Path("/data"),
+        [BoxRecord("x/a.jpg", (10, 20), Box(1, 2, 3, 4))],
+        [{"path": "b.jpg", "error": "bad"}],
+    )
     cache.save(tmp_path / "c.jsonl")
     back = BoxCache.load(tmp_path / "c.jsonl")
-    assert back.records == cache.records and back.errors == cache.errors and back.root == Path("/data")
+    assert (
+        back.records == cache.records and back.errors == cache.errors and back.root == Path("/data")
+    )
     assert "x/a.jpg" in back and back.get("nope") is None
     assert scale_box(Box(0, 0, 1, 1), (10, 10), (100, 50)) == Box(0, 0, 5, 10)
     assert scale_box(Box(9, 9, 10, 10), (10, 10), (3, 3)) == Box(2, 2, 3, 3)

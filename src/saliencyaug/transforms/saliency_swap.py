@@ -281,6 +281,10 @@ class MultiView:
     Args:
         transform: the per-view pipeline (e.g. a ``v2.Compose`` starting with SaliencySwap).
         n: number of views (2 for BYOL/MoCo).
+        keep_boxes: when a view is a tuple holding ``BoundingBoxes`` (SaliencySwap called on
+            ``(image, boxes)`` returns ``((image, mask), boxes)``), the boxes are dropped by
+            default and a lone remaining item is unwrapped, so each view is ``(image, mask)``
+            and batches collate (the boxes can be empty after SaliencySwap's fallback).
 
     Example:
         >>> import torch
@@ -290,16 +294,25 @@ class MultiView:
         (2, (3, 8, 8))
     """
 
-    def __init__(self, transform: Callable[..., Any], n: int = 2) -> None:
+    def __init__(self, transform: Callable[..., Any], n: int = 2, keep_boxes: bool = False) -> None:
         if not callable(transform):
             raise TypeError(f"transform must be callable, got {type(transform).__name__}")
         if not (isinstance(n, int) and n >= 1):
             raise ValueError(f"n must be a positive int, got {n!r}")
         self.transform = transform
         self.n = n
+        self.keep_boxes = keep_boxes
 
     def __call__(self, *inputs: Any) -> list[Any]:
-        return [self.transform(*inputs) for _ in range(self.n)]
+        return [self._strip(self.transform(*inputs)) for _ in range(self.n)]
+
+    def _strip(self, view: Any) -> Any:
+        if self.keep_boxes or not isinstance(view, (tuple, list)):
+            return view
+        kept = [v for v in view if not isinstance(v, tv_tensors.BoundingBoxes)]
+        if len(kept) == len(view):
+            return view
+        return kept[0] if len(kept) == 1 else type(view)(kept)
 
     def __repr__(self) -> str:
-        return f"MultiView(n={self.n}, transform={self.transform!r})"
+        return f"MultiView(n={self.n}, keep_boxes={self.keep_boxes}, transform={self.transform!r})"
