@@ -109,3 +109,65 @@ def test_bad_arguments_exit_with_usage(argv: list[str]) -> None:
 def test_non_positive_counts_are_rejected(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "box-search", "--maps", "0"]) == 2
     assert "--maps must be at least 1" in capsys.readouterr().err
+
+
+def test_grid_default_and_folder_with_boxes(tmp_path: Path) -> None:
+    out = tmp_path / "grid.png"
+    assert main(["grid", "--out", str(out), "--n", "2", "--size", "64"]) == 0
+    assert np.asarray(Image.open(out)).shape == (2 * (192 + 18), 4 * 192, 3)
+
+    from saliencyaug.data import build_box_cache
+
+    root = tmp_path / "imgs"
+    root.mkdir()
+    for i in range(3):
+        arr = np.full((40, 50, 3), 30 * i, np.uint8)
+        arr[10:30, 15:40] = 240
+        Image.fromarray(arr).save(root / f"{i}.png")
+    build_box_cache(root, tmp_path / "b.jsonl", workers=0, progress=False)
+    out2 = tmp_path / "grid2.png"
+    code = main(
+        [
+            "grid",
+            str(root),
+            "--boxes",
+            str(tmp_path / "b.jsonl"),
+            "--out",
+            str(out2),
+            "--mode",
+            "paste",
+            "--n",
+            "3",
+        ]
+    )
+    assert code == 0 and np.asarray(Image.open(out2)).shape[0] == 3 * (192 + 18)
+    assert main(["grid", str(tmp_path / "empty"), "--out", str(out2)]) == 2
+    assert main(["grid", "--n", "0"]) == 2
+
+
+def test_bench_pipeline_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "pipe.json"
+    assert (
+        main(
+            [
+                "bench",
+                "pipeline",
+                "--images",
+                "2",
+                "--rounds",
+                "1",
+                "--batch",
+                "2",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    report = json.loads(out.read_text())
+    assert report["rows"][0]["pipeline"] == "RandomResizedCrop (baseline)"
+    assert report["rows"][0]["vs_baseline"] == 1.0 and all(
+        r["ms_per_image"] > 0 for r in report["rows"]
+    )
+    assert report["batch"][0]["device"] == "cpu"
+    assert "SaliencySwap, cached boxes" in capsys.readouterr().out

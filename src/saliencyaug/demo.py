@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from saliencyaug.boxes import Box, BoxSearch
+from saliencyaug.boxes import BoxSearch
 from saliencyaug.saliency import get_detector
+from saliencyaug.visualize import BOX_COLORS, TileCanvas, colorize
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 DEFAULT_DETECTORS = ("spectral_residual", "fine_grained", "rbd", "geodesic")
-_BOX_COLORS = [(0, 230, 64), (255, 200, 0), (255, 64, 64), (64, 160, 255), (230, 0, 230)]
 
 
 def bundled_photos(names: Sequence[str] = PHOTOS) -> list[tuple[str, np.ndarray]]:
@@ -59,12 +59,6 @@ def synthetic_scenes(n: int = 3, seed: int = 0) -> list[tuple[str, np.ndarray]]:
     return scenes
 
 
-def _colorize(saliency: np.ndarray) -> np.ndarray:
-    import cv2
-
-    return cv2.applyColorMap((saliency * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)[:, :, ::-1]
-
-
 def render_demo(
     images: Sequence[tuple[str, np.ndarray]],
     detectors: Sequence[str] = DEFAULT_DETECTORS,
@@ -77,50 +71,18 @@ def render_demo(
     Returns:
         uint8 RGB ``(rows * (tile + 18), (len(detectors) + 2) * tile, 3)``.
     """
-    import cv2
-    from PIL import Image, ImageDraw
-
     search = search or BoxSearch()
-    label_h = 18
-    cols = len(detectors) + 2
-    canvas = Image.new("RGB", (cols * tile, len(images) * (tile + label_h)), (255, 255, 255))
-    draw = ImageDraw.Draw(canvas)
+    canvas = TileCanvas(len(images), len(detectors) + 2, tile)
     for r, (name, img) in enumerate(images):
-        h, w = img.shape[:2]
-        f = tile / max(h, w)
-        size = (max(1, round(w * f)), max(1, round(h * f)))
-        top = r * (tile + label_h) + label_h
-
-        def place(
-            col: int,
-            arr: np.ndarray,
-            label: str,
-            boxes: list[tuple[Box, tuple]],
-            size: tuple[int, int] = size,
-            top: int = top,
-            f: float = f,
-        ) -> None:
-            small = cv2.resize(arr, size, interpolation=cv2.INTER_AREA)
-            ox, oy = col * tile + (tile - size[0]) // 2, top + (tile - size[1]) // 2
-            canvas.paste(Image.fromarray(small), (ox, oy))
-            for box, color in boxes:
-                draw.rectangle(
-                    [ox + box.x0 * f, oy + box.y0 * f, ox + box.x1 * f - 1, oy + box.y1 * f - 1],
-                    outline=color,
-                    width=3,
-                )
-            draw.text((col * tile + 4, top - label_h + 3), label, fill=(0, 0, 0))
-
-        place(0, img, name, [])
-        all_boxes = []
+        found = []
         for c, det_name in enumerate(detectors):
             s = get_detector(det_name)(img)
-            box = search(s)
-            color = _BOX_COLORS[c % len(_BOX_COLORS)]
-            all_boxes.append((box, color))
-            place(c + 1, _colorize(s), det_name, [(box, color)])
-        place(cols - 1, img, f"boxes ({search.objective})", all_boxes)
-    return np.asarray(canvas)
+            found.append(search(s))
+            color = BOX_COLORS[c % len(BOX_COLORS)]
+            canvas.place(r, c + 1, colorize(s), det_name, [found[-1]], [color])
+        canvas.place(r, 0, img, name)
+        canvas.place(r, len(detectors) + 1, img, f"boxes ({search.objective})", found)
+    return canvas.to_array()
 
 
 def run_demo(

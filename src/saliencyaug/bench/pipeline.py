@@ -1,0 +1,191 @@
+"""View-pipeline throughput: ``saliencyaug bench pipeline``.
+
+The MoCo v2 augmentation pipeline of the CVSA paper (Appendix A.1) with its first step either
+``RandomResizedCrop`` (the baseline), ``SaliencySwap`` with boxes from a cache (the sample
+carries its ``BoundingBoxes``, the backgrounds theirs) or ``SaliencySwap`` with boxes detected
+on the fly by ``spectral_residual`` (foreground and background), on 500x375 photos (bundled
+photos under random crops and resizes) decoded in memory. One process, one torch thread,
+pipelines interleaved round by round so that drift affects all alike; images per second and
+ratios to the baseline. Then ``BatchSaliencySwap`` on a (256, 3, 224, 224) batch on the CPU,
+and on CUDA when available.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+TARGETS = {"cached": 1.3, "spectral_residual": 2.0}
+
+
+def _photos(n: int, seed: int) -> list[np.ndarray]:
+    import cv2
+
+    from saliencyaug.demo import PHOTOS, bundled_photos
+
+    rng = np.random.default_rng(seed)
+    base = [img for _, img in bundled_photos((*PHOTOS, "cat"))]
+    out = []
+    for i in range(n):
+        img = base[i % len(base)]
+        h, w = img.shape[:2]
+        ch, cw = int(h * rng.uniform(0.7, 1)), int(w * rng.uniform(0.7, 1))
+        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        out.append(
+            cv2.resize(
+                np.ascontiguousarray(img[y : y + ch, x : x + cw]),
+                (500, 375),
+                interpolation=cv2.INTER_AREA,
+            )
+        )
+    return out
+
+
+def _moco_tail() -> list[Any]:
+    import torch
+    from torchvision.transforms import v2
+
+    return [
+        v2.RandomHorizontalFlip(),
+        v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
+        v2.RandomGrayscale(0.2),
+        v2.GaussianBlur(23, (0.1, 2.0)),
+        v2.ToDtype(torch.float32, scale=True),
+        v2.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+    ]
+
+
+def run(n_images: int = 64, rounds: int = 5, batch: int = 256, seed: int = 0) -> dict[str, Any]:
+    """Measure and return ``{"header", "rows", "batch", "targets"}``."""
+    import torch
+    from torchvision import tv_tensors
+    from torchvision.transforms import v2
+
+    from saliencyaug.bench.box_search import _header
+    from saliencyaug.boxes import BoxSearch
+    from saliencyaug.saliency import spectral_residual
+    from saliencyaug.transforms import SaliencySwap
+    from saliencyaug.transforms.batch_swap import BatchSaliencySwap
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        photos = _photos(n_images, seed)
+        tensors = [
+            tv_tensors.Image(torch.from_numpy(p).permute(2, 0, 1).contiguous()) for p in photos
+        ]
+        search = BoxSearch()
+        boxes = [
+            tv_tensors.BoundingBoxes(
+                [list(search(spectral_residual(p)))], format="XYXY", canvas_size=(375, 500)
+            )
+            for p in photos
+        ]  # the box cache, computed once (what `saliencyaug boxes` stores)
+        cached_pool = list(zip(tensors, boxes, strict=True))
+        pipelines: dict[str, tuple[Callable[..., Any], Callable[[int], tuple[Any, ...]]]] = {
+            "RandomResizedCrop (baseline)": (
+                v2.Compose([v2.RandomResizedCrop(224), *_moco_tail()]),
+                lambda i: (tensors[i],),
+            ),
+            "SaliencySwap, cached boxes": (
+                v2.Compose([SaliencySwap(cached_pool, size=224), *_moco_tail()]),
+                lambda i: (tensors[i], boxes[i]),
+            ),
+            "SaliencySwap, spectral_residual on the fly": (
+                v2.Compose(
+                    [SaliencySwap(tensors, size=224, detector="spectral_residual"), *_moco_tail()]
+                ),
+                lambda i: (tensors[i],),
+            ),
+        }
+        times: dict[str, list[float]] = {k: [] for k in pipelines}
+        torch.manual_seed(seed)
+        for fn, args in pipelines.values():  # warm up
+            fn(*args(0))
+        for _ in range(rounds):
+            for name, (fn, args) in pipelines.items():
+                t0 = time.perf_counter()
+                for i in range(n_images):
+                    fn(*args(i))
+                times[name].append((time.perf_counter() - t0) / n_images)
+        base = float(np.median(times["RandomResizedCrop (baseline)"]))
+        rows = []
+        for name, ts in times.items():
+            med = float(np.median(ts))
+            rows.append(
+                {
+                    "pipeline": name,
+                    "ms_per_image": med * 1e3,
+                    "images_per_s": 1 / med,
+                    "vs_baseline": med / base,
+                }
+            )
+        batch_rows = []
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        for dev in devices:
+            imgs = torch.randint(0, 256, (batch, 3, 224, 224), dtype=torch.uint8, device=dev)
+            bx = torch.tensor([[40, 30, 200, 190]] * batch, device=dev)
+            swap = BatchSaliencySwap()
+            swap(imgs, bx)
+            ts = []
+            for _ in range(rounds):
+                if dev == "cuda":
+                    torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                swap(imgs, bx)
+                if dev == "cuda":
+                    torch.cuda.synchronize()
+                ts.append(time.perf_counter() - t0)
+            med = float(np.median(ts))
+            batch_rows.append(
+                {
+                    "device": dev,
+                    "batch": batch,
+                    "ms_per_batch": med * 1e3,
+                    "ms_per_image": med * 1e3 / batch,
+                }
+            )
+    finally:
+        torch.set_num_threads(threads)
+    targets = [
+        {
+            "target": "SaliencySwap with cached boxes <= 1.3x RandomResizedCrop pipeline",
+            "value": rows[1]["vs_baseline"],
+            "met": rows[1]["vs_baseline"] <= TARGETS["cached"],
+        },
+        {
+            "target": "SaliencySwap with spectral_residual on the fly <= 2x",
+            "value": rows[2]["vs_baseline"],
+            "met": rows[2]["vs_baseline"] <= TARGETS["spectral_residual"],
+        },
+    ]
+    header = _header() | {"torch_threads": 1, "images": n_images, "rounds": rounds}
+    return {"header": header, "rows": rows, "batch": batch_rows, "targets": targets}
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """Markdown tables."""
+    lines = ["# view-pipeline benchmark", ""]
+    lines += [f"- {k}: {v}" for k, v in report["header"].items()]
+    lines += [
+        "",
+        "| pipeline (MoCo v2 augmentations, 500x375 -> 224) | ms/image | images/s | vs baseline |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in report["rows"]:
+        lines.append(
+            f"| {r['pipeline']} | {r['ms_per_image']:.2f} | {r['images_per_s']:.0f} "
+            f"| {r['vs_baseline']:.2f}x |"
+        )
+    lines += ["", "| BatchSaliencySwap | batch | ms/batch | ms/image |", "|---|---:|---:|---:|"]
+    for b in report["batch"]:
+        lines.append(
+            f"| {b['device']} | {b['batch']} | {b['ms_per_batch']:.1f} | {b['ms_per_image']:.3f} |"
+        )
+    lines += ["", "| target | measured | met |", "|---|---:|---|"]
+    for t in report["targets"]:
+        lines.append(f"| {t['target']} | {t['value']:.2f}x | {'yes' if t['met'] else 'NO'} |")
+    return "\n".join(lines)

@@ -1,0 +1,159 @@
+"""Pictures: a tiled canvas with labels and boxes, saliency colour maps, SaliencySwap grids."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from saliencyaug.boxes import Box, BoxSearch
+
+if TYPE_CHECKING:
+    from saliencyaug.transforms import SaliencySwap
+
+BOX_COLORS = [(0, 230, 64), (255, 200, 0), (255, 64, 64), (64, 160, 255), (230, 0, 230)]
+
+
+def colorize(saliency: np.ndarray) -> np.ndarray:
+    """A float map in [0, 1] as an RGB uint8 image (OpenCV's inferno colour map)."""
+    import cv2
+
+    return cv2.applyColorMap(
+        (np.clip(saliency, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_INFERNO
+    )[:, :, ::-1]
+
+
+def mask_box(mask: Any) -> Box | None:
+    """Bounding box of a ``(1, H, W)`` or ``(H, W)`` mask's foreground, or None if empty."""
+    arr = np.asarray(mask).reshape(np.asarray(mask).shape[-2:]).astype(bool)
+    ys, xs = np.nonzero(arr.any(1))[0], np.nonzero(arr.any(0))[0]
+    if len(ys) == 0:
+        return None
+    return Box(int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1)
+
+
+class TileCanvas:
+    """A grid of square tiles, each an image scaled to fit, with a label and boxes.
+
+    Args:
+        rows: number of rows.
+        cols: number of columns.
+        tile: tile side in pixels.
+
+    Example:
+        >>> canvas = TileCanvas(1, 2, tile=32)
+        >>> canvas.place(0, 1, np.zeros((10, 20, 3), np.uint8), "x", [Box(1, 1, 5, 5)])
+        >>> canvas.to_array().shape
+        (50, 64, 3)
+    """
+
+    label_height = 18
+
+    def __init__(self, rows: int, cols: int, tile: int = 224) -> None:
+        from PIL import Image, ImageDraw
+
+        self.tile = tile
+        self.image = Image.new(
+            "RGB", (cols * tile, rows * (tile + self.label_height)), (255, 255, 255)
+        )
+        self.draw = ImageDraw.Draw(self.image)
+
+    def place(
+        self,
+        row: int,
+        col: int,
+        rgb: np.ndarray,
+        label: str = "",
+        boxes: Sequence[Box] = (),
+        colors: Sequence[tuple[int, int, int]] = BOX_COLORS,
+    ) -> None:
+        """Draw ``rgb`` (uint8 ``(H, W, 3)``) in a tile, with ``boxes`` in its own pixel units."""
+        import cv2
+        from PIL import Image
+
+        h, w = rgb.shape[:2]
+        f = self.tile / max(h, w)
+        size = (max(1, round(w * f)), max(1, round(h * f)))
+        top = row * (self.tile + self.label_height) + self.label_height
+        ox, oy = col * self.tile + (self.tile - size[0]) // 2, top + (self.tile - size[1]) // 2
+        small = cv2.resize(np.ascontiguousarray(rgb), size, interpolation=cv2.INTER_AREA)
+        self.image.paste(Image.fromarray(small), (ox, oy))
+        for k, box in enumerate(boxes):
+            self.draw.rectangle(
+                [ox + box.x0 * f, oy + box.y0 * f, ox + box.x1 * f - 1, oy + box.y1 * f - 1],
+                outline=colors[k % len(colors)],
+                width=3,
+            )
+        self.draw.text((col * self.tile + 4, top - self.label_height + 3), label, fill=(0, 0, 0))
+
+    def to_array(self) -> np.ndarray:
+        """The canvas as uint8 RGB."""
+        return np.asarray(self.image)
+
+    def to_png(self) -> bytes:
+        """The canvas encoded as PNG."""
+        import io
+
+        buf = io.BytesIO()
+        self.image.save(buf, format="PNG", optimize=True)
+        return buf.getvalue()
+
+
+def _hwc(image: Any) -> np.ndarray:
+    import torch
+
+    t = image.as_subclass(torch.Tensor) if isinstance(image, torch.Tensor) else image
+    if isinstance(t, torch.Tensor):
+        if t.is_floating_point():
+            t = (t.clamp(0, 1) * 255).round().to(torch.uint8)
+        return t.permute(1, 2, 0).cpu().numpy()
+    return np.asarray(t)
+
+
+def render_swap_grid(
+    images: Sequence[tuple[str, np.ndarray]],
+    swap: SaliencySwap,
+    search: BoxSearch | None = None,
+    boxes: Sequence[Box | None] | None = None,
+    tile: int = 192,
+) -> TileCanvas:
+    """One row per image: the image with its box, its saliency map with the box, and two
+    SaliencySwap views with their masks outlined.
+
+    Args:
+        images: ``(name, uint8 RGB (H, W, 3))`` pairs.
+        swap: the transform that makes the views (its detector draws the maps).
+        search: box objective for the maps (default: the transform's).
+        boxes: known boxes (e.g. from a cache) per image; None entries are detected.
+        tile: tile side.
+    """
+    import torch
+    from torchvision import tv_tensors
+
+    from saliencyaug.saliency import get_detector
+
+    search = search or swap.box_search
+    detector = get_detector(swap.detector)
+    canvas = TileCanvas(len(images), 4, tile)
+    for r, (name, rgb) in enumerate(images):
+        saliency = detector(rgb)
+        known = boxes[r] if boxes is not None else None
+        box = known if known is not None else search(saliency)
+        canvas.place(r, 0, rgb, name, [box])
+        canvas.place(
+            r,
+            1,
+            colorize(saliency),
+            f"{swap.detector if isinstance(swap.detector, str) else 'map'}",
+            [box],
+        )
+        tensor = tv_tensors.Image(torch.from_numpy(rgb).permute(2, 0, 1))
+        bb = tv_tensors.BoundingBoxes([list(box)], format="XYXY", canvas_size=rgb.shape[:2])
+        for c in (2, 3):
+            (view, mask), _ = swap(tensor, bb)
+            outline = mask_box(mask)
+            canvas.place(
+                r, c, _hwc(view), f"view {c - 1} ({swap.mode})", [outline] if outline else []
+            )
+    return canvas
