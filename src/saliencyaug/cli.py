@@ -178,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument(
         "--seed", type=int, default=0, help="torch seed of the draws (default: %(default)s)"
     )
+    grid.add_argument(
+        "--synthetic", action="store_true", help="procedural scenes instead of the bundled photos"
+    )
 
     merge = sub.add_parser("boxes-merge", help="merge box files (e.g. shards) into one")
     merge.add_argument("files", nargs="+", help="box files")
@@ -245,7 +248,7 @@ def _run_grid(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from saliencyaug.demo import bundled_photos
+    from saliencyaug.demo import bundled_photos, synthetic_scenes
     from saliencyaug.io import atomic_write_bytes
     from saliencyaug.transforms import SaliencySwap, list_images, load_image
     from saliencyaug.visualize import render_swap_grid
@@ -268,15 +271,15 @@ def _run_grid(args: argparse.Namespace) -> int:
                 cache = BoxCache.load(args.boxes, root=args.root)
                 boxes = [cache.get(p.relative_to(Path(args.root)).as_posix()) for p in files]
         else:
-            images = bundled_photos()[: args.n]
-        backgrounds = (
-            args.backgrounds
-            or args.root
-            or [
-                torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)
-                for _, img in bundled_photos()
+            source = synthetic_scenes(max(args.n, 3)) if args.synthetic else bundled_photos()
+            images = source[: args.n]
+        if args.backgrounds or args.root:
+            backgrounds = args.backgrounds or args.root
+        else:
+            scenes = synthetic_scenes(6, seed=1) if args.synthetic else bundled_photos()
+            backgrounds = [
+                torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1) for _, img in scenes
             ]
-        )
         swap = SaliencySwap(backgrounds, size=args.size, mode=args.mode, detector=args.detector)
         torch.manual_seed(args.seed)
         canvas = render_swap_grid(images, swap, boxes=boxes)
