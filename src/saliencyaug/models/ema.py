@@ -1,0 +1,53 @@
+"""Exponential-moving-average (momentum) copies of networks, as BYOL and MoCo use."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import nn
+
+
+def ema_copy(module: nn.Module) -> nn.Module:
+    """A deep copy that shares no parameter or buffer with ``module`` and needs no gradients.
+
+    Example:
+        >>> online = nn.Linear(3, 2); target = ema_copy(online)
+        >>> target.weight is online.weight, target.weight.requires_grad
+        (False, False)
+    """
+    target = copy.deepcopy(module)
+    for p in target.parameters():
+        p.requires_grad_(False)
+    return target
+
+
+@torch.no_grad()
+def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
+    """``target = momentum * target + (1 - momentum) * online`` for every parameter; buffers
+    (BatchNorm statistics) are copied. ``momentum = 0`` copies, ``1`` leaves the target.
+
+    Raises:
+        ValueError: momentum outside [0, 1] or modules of different structure.
+    """
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
+    t_params = dict(target.named_parameters())
+    o_params = dict(online.named_parameters())
+    if t_params.keys() != o_params.keys():
+        raise ValueError("target and online modules have different parameters")
+    for name, o in o_params.items():
+        t_params[name].mul_(momentum).add_(o.detach(), alpha=1.0 - momentum)
+    t_bufs = dict(target.named_buffers())
+    for name, b in online.named_buffers():
+        t_bufs[name].copy_(b)
+
+
+def cosine_momentum(step: int, total_steps: int, base: float = 0.996) -> float:
+    """BYOL's schedule: ``1 - (1 - base) * (cos(pi * step / total) + 1) / 2`` (base -> 1)."""
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be positive, got {total_steps!r}")
+    return (
+        1.0 - (1.0 - base) * (math.cos(math.pi * min(step, total_steps) / total_steps) + 1.0) / 2.0
+    )
