@@ -171,3 +171,15 @@ def test_bench_pipeline_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     )
     assert report["batch"][0]["device"] == "cpu"
     assert "SaliencySwap, cached boxes" in capsys.readouterr().out
+
+
+def test_bench_cvsa_step_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "step.json"
+    args = ["bench", "cvsa-step", "--batch", "2", "--size", "32", "--steps", "1", "--repeats", "1"]
+    assert main([*args, "--hidden", "16", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert [r["variant"] for r in report["rows"]] == ["BYOL", "BYOL + CVSA alignment (stage 4)"]
+    assert all(r["median_step_s"] > 0 and r["peak_rss_mib"] > 0 for r in report["rows"])
+    assert report["target"]["value"] == pytest.approx(1 + report["overhead"])
+    assert "overhead of the alignment" in capsys.readouterr().out
+    assert main(["bench", "cvsa-step", "--steps", "0"]) == 2

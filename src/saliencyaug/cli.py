@@ -108,6 +108,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="a fast smoke run: 8 maps, 64x64 and 224x224, no brute force at 224",
     )
 
+    step = bench_sub.add_parser(
+        "cvsa-step",
+        help="one training step: BYOL vs BYOL + CVSA alignment (ResNet-18, CPU), time and memory",
+        description="Median time of a BYOL training step and of the same step with the CVSA "
+        "saliency alignment (conv heads on stage 4), in alternating subprocesses, with their "
+        "peak resident memory.",
+    )
+    step.add_argument(
+        "--batch", type=int, default=32, help="images per view (default: %(default)s)"
+    )
+    step.add_argument("--size", type=int, default=224, help="image side (default: %(default)s)")
+    step.add_argument(
+        "--steps", type=int, default=3, help="timed steps per process (default: %(default)s)"
+    )
+    step.add_argument(
+        "--repeats", type=int, default=2, help="processes per variant (default: %(default)s)"
+    )
+    step.add_argument(
+        "--hidden", type=int, default=4096, help="head hidden dim (default: %(default)s)"
+    )
+    step.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+
     pipe = bench_sub.add_parser(
         "pipeline",
         help="MoCo v2 view pipeline: SaliencySwap (cached / on the fly) vs RandomResizedCrop",
@@ -308,6 +330,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_merge(args)
     if args.command == "grid":
         return _run_grid(args)
+    if args.command == "bench" and args.benchmark == "cvsa-step":
+        import json
+
+        from saliencyaug.bench import train_step
+        from saliencyaug.io import atomic_write_text
+
+        if min(args.batch, args.size, args.steps, args.repeats, args.hidden) < 1:
+            print("error: every count must be at least 1", file=sys.stderr)
+            return 2
+        report = train_step.run(args.batch, args.size, args.steps, args.repeats, args.hidden)
+        print(train_step.format_report(report))
+        if args.json:
+            atomic_write_text(args.json, json.dumps(report, indent=2))
+        return 0
     if args.command == "bench" and args.benchmark == "pipeline":
         import json
 

@@ -18,24 +18,30 @@ from saliencyaug.losses.functional import (
     downsample_mask,
     info_nce,
     negative_cosine,
+    nt_xent,
     saliency_alignment_loss,
 )
 from saliencyaug.losses.moco import KeyQueue, MoCoLoss
+from saliencyaug.losses.synthesized import DecoderPairLoss, SynthesizedPairParts, decoder_pair_loss
 
 __all__ = [
     "BYOLLoss",
     "CVSALoss",
     "CVSALossParts",
     "CrossViewAttention",
+    "DecoderPairLoss",
     "KeyQueue",
     "MoCoLoss",
     "SaliencyAlignmentLoss",
+    "SynthesizedPairParts",
     "byol_loss",
     "correspondence_intensity",
     "cross_view_attention",
     "cvsa_loss",
+    "decoder_pair_loss",
     "downsample_mask",
     "info_nce",
     "negative_cosine",
+    "nt_xent",
     "saliency_alignment_loss",
 ]

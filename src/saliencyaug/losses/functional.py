@@ -285,3 +285,39 @@ def info_nce(
         logits = torch.cat([(qn * kn).sum(1, keepdim=True), qn @ neg.t()], dim=1)
         labels = torch.zeros(q.shape[0], dtype=torch.long, device=q.device)
     return F.cross_entropy(logits / temperature, labels, reduction=reduction)
+
+
+def nt_xent(
+    z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2, decoupled: bool = False
+) -> torch.Tensor:
+    """Symmetric InfoNCE over a batch of pairs (SimCLR's NT-Xent).
+
+    Each of the ``2B`` vectors is an anchor; its positive is its pair, its negatives the other
+    ``2B - 2`` vectors. ``decoupled=True`` drops the positive from the denominator, as the
+    second paper's Eq. 1 and 7 are written.
+
+    Args:
+        z1, z2: ``(B, d)``; ``(z1[i], z2[i])`` are the positive pairs.
+        temperature: softmax temperature.
+        decoupled: exclude the positive from the denominator.
+
+    Returns:
+        Scalar mean over the ``2B`` anchors.
+    """
+    if z1.ndim != 2 or z1.shape != z2.shape:
+        raise ValueError(
+            f"z1 and z2 must be (B, d) of the same shape, got {tuple(z1.shape)} "
+            f"and {tuple(z2.shape)}"
+        )
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature!r}")
+    b = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = (z @ z.t()) / temperature
+    eye = torch.eye(2 * b, dtype=torch.bool, device=z.device)
+    sim = sim.masked_fill(eye, float("-inf"))
+    pos_idx = torch.cat([torch.arange(b, 2 * b), torch.arange(0, b)]).to(z.device)
+    pos = sim[torch.arange(2 * b, device=z.device), pos_idx]
+    if decoupled:
+        sim = sim.masked_fill(F.one_hot(pos_idx, 2 * b).bool(), float("-inf"))
+    return (torch.logsumexp(sim, dim=1) - pos).mean()

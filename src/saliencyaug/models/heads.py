@@ -61,7 +61,9 @@ class ConvHead(nn.Sequential):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4:
             raise ValueError(f"ConvHead expects a (B, C, h, w) map, got {tuple(x.shape)}")
-        return super().forward(x)
+        # 1x1 convolutions are matrix products over positions: the channels-last layout
+        # makes them about 1.4x faster on the CPU (benchmarks/RESULTS.md) and suits cuDNN
+        return super().forward(x.contiguous(memory_format=torch.channels_last))
 
 
 class ConvProjector(ConvHead):

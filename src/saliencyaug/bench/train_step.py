@@ -1,0 +1,184 @@
+"""Training-step cost: ``saliencyaug bench cvsa-step``.
+
+One BYOL training step (ResNet-18, two views, MLP projector/predictor, EMA target, SGD) against
+the same step with the CVSA saliency alignment added (conv projector/predictor on the stage-4
+maps, their EMA target, the alignment loss), on the CPU. Each variant runs in its own
+subprocess (so that its peak resident memory can be read), alternating BYOL / CVSA several
+times so that drift affects both alike; the report gives the median step time, the ratio, and
+the peak RSS of each process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+
+def _step_fn(variant: str, batch: int, size: int, hidden: int) -> Any:
+    import torch
+
+    from saliencyaug.losses import SaliencyAlignmentLoss, byol_loss
+    from saliencyaug.models import (
+        ConvPredictor,
+        ConvProjector,
+        MLPHead,
+        ResNetBackbone,
+        ema_copy,
+        ema_update,
+    )
+
+    torch.manual_seed(0)
+    backbone = ResNetBackbone("resnet18", stages=(4,))
+    proj, pred = MLPHead(512, hidden, 256), MLPHead(256, hidden, 256)
+    modules = [backbone, proj, pred]
+    cvsa = variant == "cvsa"
+    if cvsa:
+        cproj, cpred = ConvProjector(512, hidden, 256), ConvPredictor(256, hidden, 256)
+        modules += [cproj, cpred]
+        align = SaliencyAlignmentLoss()
+    online = torch.nn.ModuleList(modules).train()
+    target = ema_copy(torch.nn.ModuleList([backbone, proj] + ([cproj] if cvsa else [])))
+    opt = torch.optim.SGD(online.parameters(), lr=0.05, momentum=0.9)
+    x1, x2 = torch.randn(batch, 3, size, size), torch.randn(batch, 3, size, size)
+    m1 = torch.zeros(batch, 1, size, size, dtype=torch.uint8)
+    m1[:, :, size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 1
+    m2 = m1.flip(-1)
+
+    def step() -> float:
+        out1, out2 = backbone(x1), backbone(x2)
+        h1, h2 = proj(out1.pooled), proj(out2.pooled)
+        p1, p2 = pred(h1), pred(h2)
+        with torch.no_grad():
+            t1, t2 = target[0](x1), target[0](x2)
+            th1, th2 = target[1](t1.pooled), target[1](t2.pooled)
+        loss = byol_loss(p1, th2, p2, th1)
+        if cvsa:
+            pc1, pc2 = cpred(cproj(out1.maps[4])), cpred(cproj(out2.maps[4]))
+            with torch.no_grad():
+                tc1, tc2 = target[2](t1.maps[4]), target[2](t2.maps[4])
+            loss = loss + align(pc1, tc2, pc2, tc1, m1, m2)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        ema_update(target, torch.nn.ModuleList([backbone, proj] + ([cproj] if cvsa else [])), 0.99)
+        return float(loss.detach())
+
+    return step
+
+
+def measure(variant: str, batch: int, size: int, steps: int, hidden: int) -> dict[str, Any]:
+    """Warm up one step, then time ``steps`` steps; peak RSS of this process in MiB."""
+    step = _step_fn(variant, batch, size, hidden)
+    step()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {"variant": variant, "step_s": times, "peak_rss_mib": rss}
+
+
+def run(
+    batch: int = 32, size: int = 224, steps: int = 3, repeats: int = 2, hidden: int = 4096
+) -> dict[str, Any]:
+    """Alternate BYOL and CVSA subprocesses ``repeats`` times; medians and ratio."""
+    import torch
+
+    from saliencyaug.bench.box_search import _header
+
+    results: dict[str, list[dict[str, Any]]] = {"byol": [], "cvsa": []}
+    for _ in range(repeats):
+        for variant in ("byol", "cvsa"):
+            cmd = [
+                sys.executable,
+                "-m",
+                "saliencyaug.bench.train_step",
+                "--variant",
+                variant,
+                "--batch",
+                str(batch),
+                "--size",
+                str(size),
+                "--steps",
+                str(steps),
+                "--hidden",
+                str(hidden),
+            ]
+            res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            results[variant].append(json.loads(res.stdout.strip().splitlines()[-1]))
+    rows = []
+    for variant, runs in results.items():
+        times = [t for r in runs for t in r["step_s"]]
+        rows.append(
+            {
+                "variant": "BYOL" if variant == "byol" else "BYOL + CVSA alignment (stage 4)",
+                "median_step_s": float(np.median(times)),
+                "peak_rss_mib": float(max(r["peak_rss_mib"] for r in runs)),
+                "steps": len(times),
+            }
+        )
+    ratio = rows[1]["median_step_s"] / rows[0]["median_step_s"]
+    header = _header() | {
+        "torch_threads": torch.get_num_threads(),
+        "batch": batch,
+        "size": size,
+        "hidden_dim": hidden,
+    }
+    return {
+        "header": header,
+        "rows": rows,
+        "overhead": ratio - 1.0,
+        "memory_overhead_mib": rows[1]["peak_rss_mib"] - rows[0]["peak_rss_mib"],
+        "target": {"target": "CVSA step <= 1.10x BYOL step", "value": ratio, "met": ratio <= 1.10},
+    }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """Markdown."""
+    h = report["header"]
+    lines = ["# training-step benchmark: BYOL vs BYOL + CVSA", ""]
+    lines += [f"- {k}: {v}" for k, v in h.items()]
+    lines += [
+        "",
+        "| variant | median s/step | peak RSS (MiB) | steps timed |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in report["rows"]:
+        lines.append(
+            f"| {r['variant']} | {r['median_step_s']:.2f} | {r['peak_rss_mib']:.0f} "
+            f"| {r['steps']} |"
+        )
+    t = report["target"]
+    lines += [
+        "",
+        f"overhead of the alignment: {100 * report['overhead']:+.1f}% time, "
+        f"{report['memory_overhead_mib']:+.0f} MiB peak RSS",
+        "",
+        "| target | measured | met |",
+        "|---|---:|---|",
+        f"| {t['target']} | {t['value']:.3f}x | {'yes' if t['met'] else 'NO'} |",
+    ]
+    return "\n".join(lines)
+
+
+def _main() -> None:  # pragma: no cover - run as a subprocess by `run`
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--variant", choices=["byol", "cvsa"], required=True)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--hidden", type=int, default=4096)
+    a = parser.parse_args()
+    print(json.dumps(measure(a.variant, a.batch, a.size, a.steps, a.hidden)))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _main()
