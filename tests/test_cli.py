@@ -183,3 +183,24 @@ def test_bench_cvsa_step_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert report["target"]["value"] == pytest.approx(1 + report["overhead"])
     assert "overhead of the alignment" in capsys.readouterr().out
     assert main(["bench", "cvsa-step", "--steps", "0"]) == 2
+
+
+def test_pairs_demo_writes_the_picture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "pairs.png"
+    assert main(["pairs-demo", "--synthetic", "--steps", "5", "--out", str(out)]) == 0
+    # 4 scenes x (clean, reconstructed, 2 perturbed) tiles of 128 px
+    assert np.asarray(Image.open(out)).shape == (4 * (128 + 18), 4 * 128, 3)
+    assert "decoder MSE" in capsys.readouterr().out
+    assert main(["pairs-demo", "--size", "100", "--steps", "1", "--out", str(out)]) == 2
+    assert main(["pairs-demo", "--steps", "0"]) == 2
+
+
+def test_bench_pairs_step_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "pairs.json"
+    args = ["bench", "pairs-step", "--batch", "2", "--size", "32", "--decoder-size", "32"]
+    assert main([*args, "--steps", "1", "--repeats", "1", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert [r["variant"] for r in report["rows"]] == ["MoCo v2", "MoCo v2 + decoder-pair objective"]
+    assert report["header"]["decoder_size"] == 32 and report["target"]["target"].endswith(
+        "2.50x MoCo v2 step"
+    )

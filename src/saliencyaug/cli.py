@@ -130,6 +130,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     step.add_argument("--json", metavar="PATH", help="also write the report as JSON")
 
+    pairs = bench_sub.add_parser(
+        "pairs-step",
+        help="one training step: MoCo v2 vs MoCo v2 + decoder-pair objective (ResNet-18, CPU)",
+        description="Median time of a MoCo v2 training step and of the same step with the "
+        "synthesized-pair objective, in alternating subprocesses, with peak resident memory.",
+    )
+    pairs.add_argument(
+        "--batch", type=int, default=32, help="images per view (default: %(default)s)"
+    )
+    pairs.add_argument("--size", type=int, default=224, help="image side (default: %(default)s)")
+    pairs.add_argument(
+        "--decoder-size", type=int, default=224, help="generated image side (default: %(default)s)"
+    )
+    pairs.add_argument(
+        "--steps", type=int, default=3, help="timed steps per process (default: %(default)s)"
+    )
+    pairs.add_argument(
+        "--repeats", type=int, default=2, help="processes per variant (default: %(default)s)"
+    )
+    pairs.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+
     pipe = bench_sub.add_parser(
         "pipeline",
         help="MoCo v2 view pipeline: SaliencySwap (cached / on the fly) vs RandomResizedCrop",
@@ -203,6 +224,59 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument(
         "--synthetic", action="store_true", help="procedural scenes instead of the bundled photos"
     )
+
+    pairs_demo = sub.add_parser(
+        "pairs-demo",
+        help="clean, reconstructed and perturbed-reconstructed images (synthesized pairs)",
+        description="Pre-train a feature decoder on a frozen, randomly initialised ResNet-18 "
+        "(no downloads) and draw clean images, their reconstructions and reconstructions of "
+        "Grad-CAM/variance-perturbed features.",
+    )
+    pairs_demo.add_argument(
+        "--out", default="synthesized-pairs.png", help="PNG to write (default: %(default)s)"
+    )
+    pairs_demo.add_argument(
+        "--synthetic", action="store_true", help="procedural scenes instead of bundled photos"
+    )
+    pairs_demo.add_argument(
+        "--steps", type=int, default=300, help="decoder pre-training steps (default: %(default)s)"
+    )
+    pairs_demo.add_argument(
+        "--size", type=int, default=64, help="image side: 64, 128, 224 (default: %(default)s)"
+    )
+
+    ev = sub.add_parser(
+        "eval",
+        help="evaluate a saved encoder: linear probe, kNN, retrieval, MaxBoxAcc -> JSON",
+        description="Extract features of a train and a test image folder (root/<class>/<image>) "
+        "with a saved encoder and write a JSON report with the linear probe, kNN and retrieval "
+        "(rank-1, rank-5, mAP) results, and MaxBoxAcc v1/V2 when the test images' ground-truth "
+        "boxes are given as a box file.",
+    )
+    ev.add_argument(
+        "--checkpoint",
+        required=True,
+        help="encoder state_dict (torch.save), loaded with weights_only=True",
+    )
+    ev.add_argument("--arch", default="resnet18", help="ResNet architecture (default: %(default)s)")
+    ev.add_argument("--train", required=True, help="training image folder")
+    ev.add_argument("--test", required=True, help="test image folder")
+    ev.add_argument(
+        "--boxes", nargs="+", help="box file(s) with the test images' ground-truth boxes"
+    )
+    ev.add_argument(
+        "--probe",
+        default="lbfgs",
+        choices=["lbfgs", "sgd", "both"],
+        help="linear probe (default: %(default)s)",
+    )
+    ev.add_argument("--knn-k", type=int, default=20)
+    ev.add_argument("--image-size", type=int, default=224)
+    ev.add_argument("--batch-size", type=int, default=64)
+    ev.add_argument("--workers", type=int, default=0)
+    ev.add_argument("--device", default="cpu")
+    ev.add_argument("--out", required=True, help="JSON report to write")
+    ev.add_argument("--no-progress", action="store_true")
 
     merge = sub.add_parser("boxes-merge", help="merge box files (e.g. shards) into one")
     merge.add_argument("files", nargs="+", help="box files")
@@ -313,6 +387,52 @@ def _run_grid(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_pairs_demo(args: argparse.Namespace) -> int:
+    from saliencyaug.demo import bundled_photos, synthetic_scenes
+    from saliencyaug.io import atomic_write_bytes
+    from saliencyaug.visualize import render_synthesized_pairs
+
+    if args.steps < 1:
+        print("error: --steps must be at least 1", file=sys.stderr)
+        return 2
+    images = synthetic_scenes(4) if args.synthetic else bundled_photos()
+    try:
+        canvas, history = render_synthesized_pairs(images, size=args.size, steps=args.steps)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    atomic_write_bytes(args.out, canvas.to_png())
+    print(f"wrote {args.out} (decoder MSE {history[0]:.4f} -> {history[-1]:.4f})")
+    return 0
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from saliencyaug.evaluation.report import evaluate, load_encoder, write_report
+
+    try:
+        encoder = load_encoder(args.checkpoint, args.arch)
+        report = evaluate(
+            encoder,
+            args.train,
+            args.test,
+            args.boxes,
+            args.probe,
+            args.knn_k,
+            args.image_size,
+            args.batch_size,
+            args.workers,
+            args.device,
+            not args.no_progress,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    report["checkpoint"] = str(args.checkpoint)
+    write_report(report, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``saliencyaug`` command."""
     args = build_parser().parse_args(argv)
@@ -330,6 +450,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_merge(args)
     if args.command == "grid":
         return _run_grid(args)
+    if args.command == "pairs-demo":
+        return _run_pairs_demo(args)
+    if args.command == "eval":
+        return _run_eval(args)
+    if args.command == "bench" and args.benchmark == "pairs-step":
+        import json
+
+        from saliencyaug.bench import train_step
+        from saliencyaug.io import atomic_write_text
+
+        if min(args.batch, args.size, args.steps, args.repeats, args.decoder_size) < 1:
+            print("error: every count must be at least 1", file=sys.stderr)
+            return 2
+        report = train_step.run(
+            args.batch,
+            args.size,
+            args.steps,
+            args.repeats,
+            4096,
+            ("moco", "pairs"),
+            args.decoder_size,
+            2.5,
+        )
+        print(train_step.format_report(report))
+        if args.json:
+            atomic_write_text(args.json, json.dumps(report, indent=2))
+        return 0
     if args.command == "bench" and args.benchmark == "cvsa-step":
         import json
 

@@ -1,0 +1,236 @@
+"""Linear evaluation on frozen features, and weighted kNN.
+
+* :func:`linear_probe_sgd` -- the papers' protocol: a linear classifier trained with SGD
+  (momentum 0.9, no weight decay, cosine schedule) for each learning rate in
+  ``{0.1, 0.01, 0.001}``, the best one chosen on a validation split of the training features
+  (``select="val"``, default) or, as many papers report, on the test set (``select="test"``).
+* :func:`linear_probe_lbfgs` -- a fast probe: L2-regularised multinomial logistic regression
+  solved with L-BFGS on the cached features, in torch.
+* :func:`knn_accuracy` -- weighted kNN (Wu et al., CVPR 2018): the k nearest training
+  features by cosine similarity vote with weights ``exp(sim / temperature)``.
+
+Features are standardised with the training set's mean and standard deviation first
+(``standardize=True``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from saliencyaug.evaluation.retrieval import check_features
+
+
+@dataclass
+class ProbeResult:
+    """Test accuracy (fraction) of the chosen setting, and every setting's scores."""
+
+    accuracy: float
+    best: float | None = None
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    classifier: torch.nn.Linear | None = None
+
+
+def _prepare(
+    train: torch.Tensor, test: torch.Tensor, standardize: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    mean = train.mean(0, keepdim=True) if standardize else torch.zeros(1, train.shape[1])
+    std = (
+        train.std(0, keepdim=True).clamp_min(1e-6) if standardize else torch.ones(1, train.shape[1])
+    )
+    return (train - mean) / std, (test - mean) / std, mean, std
+
+
+def _fold(linear: torch.nn.Linear, mean: torch.Tensor, std: torch.Tensor) -> torch.nn.Linear:
+    """A classifier on raw features equal to ``linear`` on standardised ones."""
+    out = torch.nn.Linear(linear.in_features, linear.out_features)
+    with torch.no_grad():
+        out.weight.copy_(linear.weight / std)
+        out.bias.copy_(linear.bias - (linear.weight * (mean / std)).sum(1))
+    return out
+
+
+def _accuracy(linear: torch.nn.Linear, x: torch.Tensor, y: torch.Tensor) -> float:
+    with torch.no_grad():
+        return float((linear(x).argmax(1) == y).double().mean())
+
+
+def _check(
+    train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor
+) -> int:
+    check_features(train_x, train_y, "train features")
+    check_features(test_x, test_y, "test features")
+    if train_x.shape[1] != test_x.shape[1]:
+        raise ValueError(
+            f"train and test features differ in width: {train_x.shape[1]} vs {test_x.shape[1]}"
+        )
+    return int(max(train_y.max(), test_y.max())) + 1
+
+
+def linear_probe_sgd(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    lrs: Sequence[float] = (0.1, 0.01, 0.001),
+    epochs: int = 100,
+    batch_size: int = 256,
+    select: str = "val",
+    val_fraction: float = 0.1,
+    standardize: bool = True,
+    seed: int = 0,
+) -> ProbeResult:
+    """The papers' linear evaluation: SGD, momentum 0.9, no weight decay, cosine schedule.
+
+    Args:
+        train_x, train_y: training features ``(N, n)`` and labels.
+        test_x, test_y: test features and labels.
+        lrs: learning rates tried.
+        epochs: epochs per learning rate.
+        batch_size: mini-batch size.
+        select: ``"val"`` (choose the learning rate on ``val_fraction`` of the training set,
+            then retrain on all of it) or ``"test"`` (the best test accuracy).
+        val_fraction: held-out fraction for ``select="val"``.
+        standardize: z-score features with training statistics.
+        seed: seed of the initialisation, shuffling and split (a local generator).
+
+    Returns:
+        :class:`ProbeResult` with ``best`` = the chosen learning rate and the classifier (on
+        raw features).
+    """
+    num_classes = _check(train_x, train_y, test_x, test_y)
+    if select not in ("val", "test"):
+        raise ValueError(f"select must be 'val' or 'test', got {select!r}")
+    gen = torch.Generator().manual_seed(seed)
+
+    def fit(x: torch.Tensor, y: torch.Tensor, lr: float) -> torch.nn.Linear:
+        torch.manual_seed(int(torch.randint(2**31, (), generator=gen)))
+        linear = torch.nn.Linear(x.shape[1], num_classes)
+        opt = torch.optim.SGD(linear.parameters(), lr=lr, momentum=0.9, weight_decay=0.0)
+        steps = epochs * math.ceil(len(x) / batch_size)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+        for _ in range(epochs):
+            perm = torch.randperm(len(x), generator=gen)
+            for i in range(0, len(x), batch_size):
+                b = perm[i : i + batch_size]
+                loss = F.cross_entropy(linear(x[b]), y[b])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+        return linear
+
+    scores: dict[str, dict[str, float]] = {}
+    if select == "val":
+        perm = torch.randperm(len(train_x), generator=gen)
+        n_val = max(1, round(val_fraction * len(train_x)))
+        val_idx, fit_idx = perm[:n_val], perm[n_val:]
+        tr, va, _, _ = _prepare(train_x[fit_idx], train_x[val_idx], standardize)
+        for lr in lrs:
+            scores[str(lr)] = {
+                "val": _accuracy(fit(tr, train_y[fit_idx], lr), va, train_y[val_idx])
+            }
+        best = max(lrs, key=lambda lr: scores[str(lr)]["val"])
+        tr, te, mean, std = _prepare(train_x, test_x, standardize)
+        linear = fit(tr, train_y, best)
+        acc = _accuracy(linear, te, test_y)
+        scores[str(best)]["test"] = acc
+    else:
+        tr, te, mean, std = _prepare(train_x, test_x, standardize)
+        fitted = {}
+        for lr in lrs:
+            fitted[lr] = fit(tr, train_y, lr)
+            scores[str(lr)] = {"test": _accuracy(fitted[lr], te, test_y)}
+        best = max(lrs, key=lambda lr: scores[str(lr)]["test"])
+        linear, acc = fitted[best], scores[str(best)]["test"]
+    return ProbeResult(acc, best, scores, _fold(linear, mean, std))
+
+
+def linear_probe_lbfgs(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    weight_decay: float = 1e-4,
+    max_iter: int = 500,
+    standardize: bool = True,
+) -> ProbeResult:
+    """Multinomial logistic regression with an L2 penalty, full-batch L-BFGS (fast probe).
+
+    Minimises ``mean cross-entropy + weight_decay / 2 * ||W||^2``.
+
+    Returns:
+        :class:`ProbeResult` (``best`` = ``weight_decay``) with the classifier on raw features.
+    """
+    num_classes = _check(train_x, train_y, test_x, test_y)
+    tr, te, mean, std = _prepare(train_x.double(), test_x.double(), standardize)
+    linear = torch.nn.Linear(tr.shape[1], num_classes).double()
+    torch.nn.init.zeros_(linear.weight)
+    torch.nn.init.zeros_(linear.bias)
+    opt = torch.optim.LBFGS(
+        linear.parameters(),
+        lr=1.0,
+        max_iter=max_iter,
+        tolerance_grad=1e-9,
+        tolerance_change=1e-12,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = (
+            F.cross_entropy(linear(tr), train_y) + 0.5 * weight_decay * linear.weight.pow(2).sum()
+        )
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    acc = _accuracy(linear, te, test_y)
+    folded = _fold(linear.float(), mean.float(), std.float())
+    return ProbeResult(acc, weight_decay, {str(weight_decay): {"test": acc}}, folded)
+
+
+def knn_predict(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    k: int = 20,
+    temperature: float = 0.07,
+    block_size: int = 1024,
+) -> torch.Tensor:
+    """Weighted kNN labels: the k most cosine-similar training features vote with weight
+    ``exp(sim / temperature)``; ties in votes go to the smaller label."""
+    if k < 1:
+        raise ValueError(f"k must be positive, got {k}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature!r}")
+    num_classes = int(train_y.max()) + 1
+    tr = F.normalize(train_x.double(), dim=1)
+    te = F.normalize(test_x.double(), dim=1)
+    k = min(k, len(tr))
+    preds = []
+    for start in range(0, len(te), block_size):
+        sims = te[start : start + block_size] @ tr.t()
+        top, idx = sims.topk(k, dim=1)
+        votes = torch.zeros(len(top), num_classes, dtype=torch.float64)
+        votes.scatter_add_(1, train_y[idx], torch.exp(top / temperature))
+        preds.append(votes.argmax(1))
+    return torch.cat(preds)
+
+
+def knn_accuracy(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    k: int = 20,
+    temperature: float = 0.07,
+) -> float:
+    """Accuracy (fraction) of :func:`knn_predict`."""
+    _check(train_x, train_y, test_x, test_y)
+    return float((knn_predict(train_x, train_y, test_x, k, temperature) == test_y).double().mean())

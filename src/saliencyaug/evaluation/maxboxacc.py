@@ -1,0 +1,202 @@
+"""MaxBoxAcc (Choe et al., "Evaluating Weakly Supervised Object Localization Methods Right",
+CVPR 2020), computed as the authors' public evaluation code (``wsolevaluation``) does.
+
+For every image: the CAM is resized to the image size with ``cv2.INTER_CUBIC`` and min-max
+normalised (a NaN or constant map becomes all zeros). For each threshold ``t`` of a grid
+shared by the whole dataset (default ``0, 0.001, ..., 0.999``, the code's
+``cam_curve_interval``): the map is scaled to uint8 (``(cam * 255).astype(uint8)``),
+binarised with ``cv2.threshold(..., int(t * max), 255, THRESH_BINARY)`` (strictly greater
+than), and boxes are the bounding rectangles (``cv2.boundingRect``) of the contours
+(``cv2.findContours``, ``RETR_TREE``, ``CHAIN_APPROX_SIMPLE``) -- the largest contour by
+``cv2.contourArea`` for v1, every contour for V2 -- as ``(x, y, x + w, y + h)`` with ``x1``
+and ``y1`` clipped to ``W - 1`` and ``H - 1``; no contour gives the box ``(0, 0, 0, 0)``. IoU
+uses the code's inclusive pixel convention (areas ``(x1 - x0 + 1) * (y1 - y0 + 1)``), and an
+image counts as localised at ``t`` when the best IoU over its boxes and its ground-truth boxes
+reaches the IoU threshold.
+
+BoxAcc(t) = percentage of localised images; MaxBoxAcc = max over t. v1: largest contour, IoU
+0.5. V2: all contours, mean of MaxBoxAcc at IoU 0.3, 0.5 and 0.7.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def normalize_scoremap(cam: np.ndarray) -> np.ndarray:
+    """Min-max normalise to [0, 1]; NaN or constant maps become zeros (wsolevaluation)."""
+    cam = np.asarray(cam, dtype=np.float64)
+    if np.isnan(cam).any() or cam.min() == cam.max():
+        return np.zeros_like(cam)
+    cam = cam - cam.min()
+    return cam / cam.max()
+
+
+def boxes_at_threshold(scoremap: np.ndarray, threshold: float, multi_contour: bool) -> np.ndarray:
+    """Estimated boxes ``(K, 4)`` (x0, y0, x1, y1) of a normalised map at one threshold."""
+    import cv2
+
+    height, width = scoremap.shape
+    image = np.expand_dims((scoremap * 255).astype(np.uint8), 2)
+    _, binary = cv2.threshold(image, int(threshold * np.max(image)), 255, cv2.THRESH_BINARY)
+    contours = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[0]
+    if len(contours) == 0:
+        return np.zeros((1, 4), dtype=np.int64)
+    if not multi_contour:
+        contours = [max(contours, key=cv2.contourArea)]
+    boxes = []
+    for contour in contours:
+        x, y, w, h = cv2.boundingRect(contour)
+        boxes.append([x, y, min(x + w, width - 1), min(y + h, height - 1)])
+    return np.asarray(boxes, dtype=np.int64)
+
+
+def multiple_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
+    """``(len(a), len(b))`` IoU with inclusive pixel coordinates (wsolevaluation)."""
+    a = np.asarray(boxes_a, dtype=np.float64)[:, None, :]
+    b = np.asarray(boxes_b, dtype=np.float64)[None, :, :]
+    ix = np.maximum(0, np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]) + 1)
+    iy = np.maximum(0, np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]) + 1)
+    inter = ix * iy
+    area_a = (a[..., 2] - a[..., 0] + 1) * (a[..., 3] - a[..., 1] + 1)
+    area_b = (b[..., 2] - b[..., 0] + 1) * (b[..., 3] - b[..., 1] + 1)
+    return inter / (area_a + area_b - inter)
+
+
+@dataclass
+class MaxBoxAccResult:
+    """``v1`` (IoU 0.5, largest contour), ``v2`` (mean over ``iou_thresholds``, all contours),
+    the per-IoU MaxBoxAcc of V2, and the best CAM threshold of each."""
+
+    v1: float
+    v2: float
+    v2_per_iou: dict[float, float]
+    best_threshold_v1: float
+    best_threshold_v2: dict[float, float]
+    num_images: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "MaxBoxAcc": self.v1,
+            "MaxBoxAccV2": self.v2,
+            "MaxBoxAccV2_per_iou": {str(k): v for k, v in self.v2_per_iou.items()},
+            "best_threshold": self.best_threshold_v1,
+            "num_images": self.num_images,
+        }
+
+
+class MaxBoxAccEvaluator:
+    """Accumulate CAMs and ground-truth boxes, then :meth:`compute` MaxBoxAcc v1 and V2.
+
+    Args:
+        thresholds: CAM thresholds (default ``np.arange(0, 1, 0.001)``, as the authors' code).
+        iou_thresholds: IoU thresholds of V2 (default 0.3, 0.5, 0.7); v1 uses 0.5.
+
+    Example:
+        >>> ev = MaxBoxAccEvaluator()
+        >>> cam = np.zeros((8, 8)); cam[2:6, 2:6] = 1
+        >>> ev.add(cam, [[2, 2, 5, 5]], image_size=(8, 8))
+        >>> ev.compute().v1
+        100.0
+    """
+
+    def __init__(
+        self,
+        thresholds: Sequence[float] | None = None,
+        iou_thresholds: Sequence[float] = (0.3, 0.5, 0.7),
+    ) -> None:
+        self.thresholds = np.asarray(
+            thresholds if thresholds is not None else np.arange(0, 1, 0.001), dtype=np.float64
+        )
+        self.iou_thresholds = tuple(float(t) for t in iou_thresholds)
+        self.correct_v1 = np.zeros(len(self.thresholds))
+        self.correct_v2 = {t: np.zeros(len(self.thresholds)) for t in self.iou_thresholds}
+        self.count = 0
+
+    def add(
+        self, cam: np.ndarray, gt_boxes: Sequence[Sequence[float]], image_size: tuple[int, int]
+    ) -> None:
+        """One image.
+
+        Args:
+            cam: ``(h, w)`` class activation map (any resolution, any range).
+            gt_boxes: the image's ground-truth boxes, ``(x0, y0, x1, y1)`` in the pixel
+                coordinates of ``image_size`` (wsolevaluation's convention: inclusive corners
+                as read from the dataset's localisation file).
+            image_size: ``(H, W)`` the CAM is resized to.
+
+        Raises:
+            ValueError: a CAM that is not 2-D, no ground-truth box, or a box outside the image.
+        """
+        import cv2
+
+        cam = np.asarray(cam, dtype=np.float32)
+        if cam.ndim != 2 or cam.size == 0:
+            raise ValueError(f"cam must be a non-empty (h, w) map, got shape {cam.shape}")
+        gt = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
+        if len(gt) == 0:
+            raise ValueError("every image needs at least one ground-truth box")
+        h, w = image_size
+        if (
+            (gt[:, 0] < 0).any()
+            or (gt[:, 1] < 0).any()
+            or (gt[:, 2] > w).any()
+            or (gt[:, 3] > h).any()
+            or (gt[:, 2] < gt[:, 0]).any()
+            or (gt[:, 3] < gt[:, 1]).any()
+        ):
+            raise ValueError(
+                f"ground-truth boxes must lie inside the {h}x{w} image, got {gt.tolist()}"
+            )
+        scoremap = normalize_scoremap(cv2.resize(cam, (w, h), interpolation=cv2.INTER_CUBIC))
+        best_v1 = np.empty(len(self.thresholds))
+        best_v2 = np.empty(len(self.thresholds))
+        for i, t in enumerate(self.thresholds):
+            best_v1[i] = multiple_iou(boxes_at_threshold(scoremap, t, False), gt).max()
+            best_v2[i] = multiple_iou(boxes_at_threshold(scoremap, t, True), gt).max()
+        self.correct_v1 += best_v1 >= 0.5
+        for t in self.iou_thresholds:
+            self.correct_v2[t] += best_v2 >= t
+        self.count += 1
+
+    def compute(self) -> MaxBoxAccResult:
+        """MaxBoxAcc v1 and V2 in percent."""
+        if self.count == 0:
+            raise ValueError("no image was added")
+        acc_v1 = self.correct_v1 * 100.0 / self.count
+        per_iou = {t: float((c * 100.0 / self.count).max()) for t, c in self.correct_v2.items()}
+        best_t = {t: float(self.thresholds[int(np.argmax(c))]) for t, c in self.correct_v2.items()}
+        return MaxBoxAccResult(
+            v1=float(acc_v1.max()),
+            v2=float(np.mean(list(per_iou.values()))),
+            v2_per_iou=per_iou,
+            best_threshold_v1=float(self.thresholds[int(np.argmax(acc_v1))]),
+            best_threshold_v2=best_t,
+            num_images=self.count,
+        )
+
+
+def max_box_acc(
+    cams: Sequence[np.ndarray],
+    gt_boxes: Sequence[Sequence[Sequence[float]]],
+    image_sizes: Sequence[tuple[int, int]],
+    thresholds: Sequence[float] | None = None,
+    iou_thresholds: Sequence[float] = (0.3, 0.5, 0.7),
+) -> MaxBoxAccResult:
+    """MaxBoxAcc of a dataset in one call; see :class:`MaxBoxAccEvaluator`.
+
+    Raises:
+        ValueError: mismatched lengths or bad CAMs/boxes.
+    """
+    if not (len(cams) == len(gt_boxes) == len(image_sizes)):
+        raise ValueError(
+            f"cams, gt_boxes and image_sizes must have the same length, got {len(cams)}, "
+            f"{len(gt_boxes)}, {len(image_sizes)}"
+        )
+    ev = MaxBoxAccEvaluator(thresholds, iou_thresholds)
+    for cam, boxes, size in zip(cams, gt_boxes, image_sizes, strict=True):
+        ev.add(cam, boxes, size)
+    return ev.compute()

@@ -1,0 +1,202 @@
+"""``saliencyaug eval``: evaluate a saved encoder on image folders and write a JSON report.
+
+Linear probe (fast L-BFGS by default, or the papers' SGD protocol), weighted kNN, retrieval
+(rank-1, rank-5, mAP) on the test folder, and MaxBoxAcc v1/V2 when ground-truth boxes of the
+test images are given as a box file. Folders are ``root/<class>/<image>``; the test folder's
+classes must be the training folder's.
+
+Preprocessing follows the papers: resize the shorter side to 256, centre crop 224, ImageNet
+normalisation. For MaxBoxAcc the images are resized to 224x224 without cropping and the boxes
+scaled to it with ``int()``, as ``wsolevaluation`` does, and the CAM is that of the true class
+under the probe's classifier.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+
+
+def load_encoder(path: str | Path, arch: str = "resnet18") -> torch.nn.Module:
+    """A :class:`~saliencyaug.models.ResNetBackbone` from a checkpoint (``weights_only=True``).
+
+    Accepts a ResNetBackbone ``state_dict``, a torchvision ResNet ``state_dict`` (``fc`` is
+    ignored), or a dict holding one of those under ``"backbone"``, ``"encoder"`` or
+    ``"state_dict"``.
+
+    Raises:
+        ValueError: the checkpoint matches neither layout.
+    """
+    import torchvision
+
+    from saliencyaug.models import ResNetBackbone
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    for key in ("backbone", "encoder", "state_dict", "model"):
+        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: expected a state_dict, got {type(state).__name__}")
+    backbone = ResNetBackbone(arch, stages=(4,))
+    if any(k.startswith("stem.") for k in state):
+        backbone.load_state_dict(state)
+        return backbone
+    if any(k.startswith("conv1.") for k in state):
+        net = getattr(torchvision.models, arch)()
+        missing, unexpected = net.load_state_dict(
+            {k: v for k, v in state.items() if not k.startswith("fc.")}, strict=False
+        )
+        if [m for m in missing if not m.startswith("fc.")] or unexpected:
+            raise ValueError(
+                f"{path}: not a {arch} state_dict "
+                f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
+            )
+        return ResNetBackbone(net, stages=(4,))
+    raise ValueError(f"{path}: neither a ResNetBackbone nor a torchvision ResNet state_dict")
+
+
+def _folder(root: str | Path, size: int, crop: bool) -> Any:
+    from torchvision import datasets
+    from torchvision.transforms import v2
+
+    steps = (
+        [v2.PILToTensor(), v2.Resize(round(size * 256 / 224)), v2.CenterCrop(size)]
+        if crop
+        else [v2.PILToTensor(), v2.Resize((size, size))]
+    )
+    tf = v2.Compose([*steps, v2.ToDtype(torch.float32, scale=True), v2.Normalize(MEAN, STD)])
+    return datasets.ImageFolder(str(root), transform=tf)
+
+
+def evaluate(
+    encoder: torch.nn.Module,
+    train_root: str | Path,
+    test_root: str | Path,
+    boxes: str | Path | list[str | Path] | None = None,
+    probe: str = "lbfgs",
+    knn_k: int = 20,
+    image_size: int = 224,
+    batch_size: int = 64,
+    workers: int = 0,
+    device: str = "cpu",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run every evaluation and return the report as a dict (see the module docstring).
+
+    Raises:
+        ValueError: different classes in the two folders, a bad probe name, or test images
+            without boxes in the box file.
+    """
+    from torch.utils.data import DataLoader
+
+    from saliencyaug.evaluation import (
+        extract_features,
+        knn_accuracy,
+        linear_probe_lbfgs,
+        linear_probe_sgd,
+        retrieval_metrics,
+    )
+
+    if probe not in ("lbfgs", "sgd", "both"):
+        raise ValueError(f"probe must be 'lbfgs', 'sgd' or 'both', got {probe!r}")
+    encoder = encoder.to(device)
+    train_set, test_set = (
+        _folder(train_root, image_size, True),
+        _folder(test_root, image_size, True),
+    )
+    if train_set.classes != test_set.classes:
+        raise ValueError(
+            "train and test folders have different classes: "
+            f"{train_set.classes} vs {test_set.classes}"
+        )
+
+    def loader(ds: Any) -> DataLoader:
+        return DataLoader(ds, batch_size=batch_size, num_workers=workers, shuffle=False)
+
+    xtr, ytr = extract_features(encoder, loader(train_set), device, progress)
+    xte, yte = extract_features(encoder, loader(test_set), device, progress)
+    report: dict[str, Any] = {
+        "num_train": len(ytr),
+        "num_test": len(yte),
+        "num_classes": len(train_set.classes),
+        "feature_dim": int(xtr.shape[1]),
+        "versions": {"python": platform.python_version(), "torch": torch.__version__},
+    }
+    classifier = None
+    if probe in ("lbfgs", "both"):
+        res = linear_probe_lbfgs(xtr, ytr, xte, yte)
+        report["linear_probe_lbfgs"] = {"accuracy": res.accuracy, "weight_decay": res.best}
+        classifier = res.classifier
+    if probe in ("sgd", "both"):
+        res = linear_probe_sgd(xtr, ytr, xte, yte)
+        report["linear_probe_sgd"] = {
+            "accuracy": res.accuracy,
+            "lr": res.best,
+            "scores": res.scores,
+        }
+        classifier = classifier or res.classifier
+    report["knn"] = {
+        "k": knn_k,
+        "temperature": 0.07,
+        "accuracy": knn_accuracy(xtr, ytr, xte, yte, knn_k),
+    }
+    report["retrieval"] = retrieval_metrics(xte, yte).as_dict()
+    if boxes is not None:
+        report["maxboxacc"] = _maxboxacc(
+            encoder, test_root, test_set, boxes, classifier, image_size, device
+        )
+    return report
+
+
+def _maxboxacc(
+    encoder: torch.nn.Module,
+    test_root: str | Path,
+    test_set: Any,
+    boxes: Any,
+    classifier: Any,
+    size: int,
+    device: str,
+) -> dict[str, Any]:
+    from PIL import Image
+
+    from saliencyaug.data import BoxCache
+    from saliencyaug.evaluation import MaxBoxAccEvaluator, class_activation_map
+
+    cache = BoxCache.load(boxes, root=test_root)
+    plain = _folder(test_root, size, crop=False)
+    ev = MaxBoxAccEvaluator()
+    encoder.eval()
+    root = Path(test_root)
+    for (path, label), i in zip(plain.samples, range(len(plain)), strict=True):
+        rel = Path(path).relative_to(root).as_posix()
+        box = cache.get(rel)
+        if box is None:
+            raise ValueError(f"no box for test image {rel!r} in the box file")
+        with Image.open(path) as im:
+            w, h = im.size
+        image, _ = plain[i]
+        with torch.inference_mode():
+            fmap = encoder(image[None].to(device)).maps[4].float().cpu()
+        cam = class_activation_map(fmap, classifier.weight.detach().float(), torch.tensor([label]))[
+            0
+        ].numpy()
+        sx, sy = size / w, size / h
+        gt = [int(box.x0 * sx), int(box.y0 * sy), int(box.x1 * sx), int(box.y1 * sy)]
+        gt = [min(max(v, 0), size) for v in gt]
+        ev.add(cam, [gt], (size, size))
+    return ev.compute().as_dict()
+
+
+def write_report(report: dict[str, Any], out: str | Path) -> None:
+    """Write the report as indented JSON, atomically."""
+    from saliencyaug.io import atomic_write_text
+
+    atomic_write_text(out, json.dumps(report, indent=2, sort_keys=True))

@@ -1,0 +1,107 @@
+"""``saliencyaug eval``: a saved encoder evaluated on image folders, JSON report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from PIL import Image
+
+from saliencyaug.boxes import Box
+from saliencyaug.cli import main
+from saliencyaug.data.box_cache import BoxCache, BoxRecord
+from saliencyaug.evaluation.report import load_encoder
+from saliencyaug.models import ResNetBackbone
+
+
+def _tree(root: Path, seed: int) -> dict[str, Box]:
+    rng = np.random.default_rng(seed)
+    boxes = {}
+    for cls, color in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
+        (root / cls).mkdir(parents=True)
+        for i in range(5):
+            img = rng.integers(0, 60, (48, 64, 3), dtype=np.uint8)
+            x0, y0 = int(rng.integers(0, 30)), int(rng.integers(0, 20))
+            img[y0 : y0 + 24, x0 : x0 + 30] = color
+            Image.fromarray(img).save(root / cls / f"{i}.png")
+            boxes[f"{cls}/{i}.png"] = Box(x0, y0, x0 + 30, y0 + 24)
+    return boxes
+
+
+def test_eval_command_writes_a_full_report(tmp_path: Path) -> None:
+    _tree(tmp_path / "train", 0)
+    test_boxes = _tree(tmp_path / "test", 1)
+    cache = BoxCache(records=[BoxRecord(k, (48, 64), b) for k, b in test_boxes.items()])
+    cache.save(tmp_path / "gt.jsonl")
+    torch.manual_seed(0)
+    ckpt = tmp_path / "enc.pt"
+    torch.save(ResNetBackbone("resnet18").state_dict(), ckpt)
+    out = tmp_path / "report.json"
+    args = [
+        "eval",
+        "--checkpoint",
+        str(ckpt),
+        "--train",
+        str(tmp_path / "train"),
+        "--test",
+        str(tmp_path / "test"),
+    ]
+    code = main(
+        [
+            *args,
+            "--boxes",
+            str(tmp_path / "gt.jsonl"),
+            "--image-size",
+            "64",
+            "--knn-k",
+            "3",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert report["num_train"] == 10 and report["num_test"] == 10 and report["num_classes"] == 2
+    assert (
+        0 <= report["linear_probe_lbfgs"]["accuracy"] <= 1 and 0 <= report["knn"]["accuracy"] <= 1
+    )
+    assert set(report["retrieval"]) >= {"rank1", "rank5", "mAP", "num_queries"}
+    assert report["retrieval"]["num_queries"] == 10
+    assert 0 <= report["maxboxacc"]["MaxBoxAcc"] <= 100 and "MaxBoxAccV2" in report["maxboxacc"]
+    # colour classes are linearly separable even for random features
+    assert report["linear_probe_lbfgs"]["accuracy"] >= 0.9
+
+
+def test_load_encoder_layouts_and_errors(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    tv = torchvision.models.resnet18()
+    torch.save({"state_dict": tv.state_dict()}, tmp_path / "tv.pt")
+    enc = load_encoder(tmp_path / "tv.pt").eval()
+    x = torch.randn(1, 3, 64, 64)
+    tv.fc = torch.nn.Identity()
+    with torch.no_grad():
+        torch.testing.assert_close(enc(x).pooled, tv.eval()(x))
+    torch.save({"weights": 1}, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="neither"):
+        load_encoder(tmp_path / "bad.pt")
+    assert (
+        main(
+            [
+                "eval",
+                "--checkpoint",
+                str(tmp_path / "bad.pt"),
+                "--train",
+                "a",
+                "--test",
+                "b",
+                "--out",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 2
+    )
