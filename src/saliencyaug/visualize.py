@@ -163,7 +163,7 @@ def render_synthesized_pairs(
     images: Sequence[tuple[str, np.ndarray]],
     size: int = 64,
     steps: int = 300,
-    eps_scales: Sequence[float] = (1.0, 10.0),
+    eps_scales: Sequence[float] = (1.0, 3.0),
     seed: int = 0,
     tile: int = 128,
 ) -> tuple[TileCanvas, list[float]]:

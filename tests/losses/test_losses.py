@@ -311,13 +311,13 @@ def test_a_few_optimiser_steps_reduce_the_loss() -> None:
     mask = torch.zeros(4, 1, 40, 40)
     mask[:, :, 10:30, 5:25] = 1
     opt = torch.optim.Adam([p], lr=0.05)
-    start = float(saliency_alignment_loss(p, h, p, h, mask, mask))
+    start = float(saliency_alignment_loss(p, h, p, h, mask, mask).detach())
     for _ in range(60):
         opt.zero_grad()
         loss = saliency_alignment_loss(p, h, p, h, mask, mask)
         loss.backward()
         opt.step()
-    assert float(loss) < 0.5 * start
+    assert float(loss.detach()) < 0.5 * start
 
 
 @pytest.mark.parametrize(
