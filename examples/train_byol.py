@@ -1,0 +1,200 @@
+"""BYOL, BYOL + SaliencySwap, and BYOL + SaliencySwap + CVSA alignment (dual-stage).
+
+    python examples/train_byol.py --config examples/configs/cvsa_cub.toml --out runs/cvsa_cub
+    torchrun --nproc_per_node 8 examples/train_byol.py --config ... --out ...
+    python examples/train_byol.py --config ... --out ... --resume
+
+The recipe chooses the variant: ``views.first = "rrc"`` is plain BYOL, ``"saliencyswap"``
+adds SaliencySwap views, ``cvsa.enabled = true`` adds the conv heads and the cross-view
+saliency alignment (CVSA paper, Eq. 3-7); ``model.init`` loads first-stage weights and
+``model.freeze_stages = 2`` freezes stages 1-2 (the paper's second stage).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common
+from saliencyaug.losses import byol_loss, saliency_alignment_loss
+from saliencyaug.models import (
+    ConvPredictor,
+    ConvProjector,
+    MLPHead,
+    ResNetBackbone,
+    cosine_momentum,
+    ema_copy,
+    ema_update,
+)
+
+
+class BYOLNet(nn.Module):
+    """Backbone, MLP projector and predictor, and (CVSA) conv projector and predictor.
+
+    ``forward`` is the online branch; :meth:`target_forward` uses only the backbone and the
+    projectors (never a predictor), as the EMA target must.
+    """
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        super().__init__()
+        m, c = cfg["model"], cfg["cvsa"]
+        self.stage = c["stage"]
+        self.cvsa = c["enabled"]
+        self.backbone = ResNetBackbone(m["arch"], stages=(self.stage,))
+        if m["init"]:
+            from saliencyaug.evaluation.report import load_encoder
+
+            self.backbone.load_state_dict(
+                load_encoder(m["init"], m["arch"]).state_dict(), strict=False
+            )
+        if m["freeze_stages"]:
+            self.backbone.freeze_stages(m["freeze_stages"])
+        h, out = m["hidden_dim"], m["output_dim"]
+        self.projector = MLPHead(self.backbone.output_dim, h, out)
+        self.predictor = MLPHead(out, h, out)
+        if self.cvsa:
+            self.conv_projector = ConvProjector(self.backbone.channels[self.stage - 1], h, out)
+            self.conv_predictor = ConvPredictor(out, h, out)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        f = self.backbone(x)
+        out = {"p": self.predictor(self.projector(f.pooled))}
+        if self.cvsa:
+            out["pc"] = self.conv_predictor(self.conv_projector(f.maps[self.stage]))
+        return out
+
+    def target_forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        f = self.backbone(x)
+        out = {"h": self.projector(f.pooled)}
+        if self.cvsa:
+            out["hc"] = self.conv_projector(f.maps[self.stage])
+        return out
+
+
+def build(cfg: dict[str, Any], d: common.Dist) -> tuple[nn.Module, nn.Module]:
+    """Online network (DDP-wrapped when distributed) and its EMA target."""
+    online = BYOLNet(cfg).to(d.device)
+    target = ema_copy(online)
+    target = common.sync_target(target, d, cfg["model"]["sync_bn"])
+    return common.wrap_ddp(online, d, cfg["model"]["sync_bn"]), target
+
+
+def loss_fn(
+    online: nn.Module, target: nn.Module, batch: tuple[torch.Tensor, ...], cfg: dict[str, Any]
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """BYOL loss (+ alignment) of one batch of two views. Both views go through the online
+    network in one batch, so BatchNorm statistics cover both views."""
+    x1, m1, x2, m2 = batch
+    b = x1.shape[0]
+    o = online(torch.cat([x1, x2]))
+    with torch.no_grad():
+        t = common.unwrap(target).target_forward(torch.cat([x1, x2]))
+    p1, p2, h1, h2 = o["p"][:b], o["p"][b:], t["h"][:b], t["h"][b:]
+    loss = byol_loss(p1.float(), h2.float(), p2.float(), h1.float())
+    parts = {"byol": float(loss.detach())}
+    c = cfg["cvsa"]
+    if c["enabled"]:
+        pc, hc = o["pc"].float(), t["hc"].float()
+        align = saliency_alignment_loss(
+            pc[:b], hc[b:], pc[b:], hc[:b], m1, m2, c["normalize"], c["temperature"]
+        )
+        loss = loss + c["weight"] * align
+        parts["align"] = float(align.detach())
+    parts["loss"] = float(loss.detach())
+    return loss, parts
+
+
+def train(cfg: dict[str, Any], out: Path, resume: bool) -> dict[str, Any]:
+    """Run a recipe; returns the final log entry (and the evaluation report)."""
+    from saliencyaug.transforms import MultiView
+
+    d = common.setup_distributed()
+    common.seed_everything(cfg["train"]["seed"], d.rank, cfg["train"]["deterministic"])
+    out.mkdir(parents=True, exist_ok=True)
+    pool = common.dataset_from_config(cfg, None, out)
+    ds = common.dataset_from_config(cfg, MultiView(common.view_pipeline(cfg, pool)), out)
+    online, target = build(cfg, d)
+    o = cfg["optim"]
+    lr = o["base_lr"] * o["batch_size"] / 256
+    params = [p for p in online.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=lr, momentum=o["momentum"], weight_decay=o["weight_decay"])
+    amp = cfg["train"]["amp"] and d.device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    spe = common.steps_per_epoch(ds, cfg, d)
+    total = o["max_steps"] or o["epochs"] * spe
+    step = 0
+    ckpt_path = out / "checkpoint.pt"
+    if resume and ckpt_path.exists():
+        state = common.load_checkpoint(ckpt_path, d.device)
+        common.unwrap(online).load_state_dict(state["online"])
+        target.load_state_dict(state["target"])
+        opt.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        step = state["step"]
+        common.set_rng_state(state["rng"])
+    log = common.JsonLog(out / "log.jsonl", step if resume else None)
+    last: dict[str, Any] = {}
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=total, initial=step, disable=not (cfg["train"]["progress"] and d.main), desc="byol"
+    )
+    while step < total:
+        epoch, skip = divmod(step, spe)
+        for batch in common.batches(common.make_loader(ds, cfg, d, epoch, skip)):
+            batch = tuple(t.to(d.device, non_blocking=True) for t in batch)
+            for g in opt.param_groups:
+                g["lr"] = common.cosine_lr(step, total, o["warmup_epochs"] * spe, lr)
+            with torch.autocast(d.device.type, dtype=torch.float16, enabled=amp):
+                loss, parts = loss_fn(online, target, batch, cfg)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            ema_update(
+                target,
+                common.unwrap(online),
+                cosine_momentum(step, total, cfg["byol"]["base_momentum"]),
+            )
+            step += 1
+            bar.update(1)
+            last = {"step": step, "epoch": epoch, "lr": opt.param_groups[0]["lr"], **parts}
+            if d.main and (
+                step % cfg["train"]["log_every"] == 0 or step == total or (step % spe == 0)
+            ):
+                log.write(**last)
+            if d.main and (step % cfg["train"]["checkpoint_every"] == 0 or step == total):
+                common.save_checkpoint(
+                    ckpt_path,
+                    {
+                        "online": common.unwrap(online).state_dict(),
+                        "target": target.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "scaler": scaler.state_dict(),
+                        "step": step,
+                        "rng": common.rng_state(),
+                    },
+                )
+                torch.save(common.unwrap(online).backbone.state_dict(), out / "encoder.pt")
+            if step >= total:
+                break
+    bar.close()
+    report = common.final_evaluation(cfg, common.unwrap(online).backbone, out, out, d)
+    return {"last": last, "report": report}
+
+
+def main() -> None:
+    args = common.parse_args(__doc__.splitlines()[0])
+    cfg = common.load_config(args.config, args.set)
+    result = train(cfg, Path(args.out), args.resume)
+    print(result["last"])
+
+
+if __name__ == "__main__":
+    main()
