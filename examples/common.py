@@ -115,14 +115,28 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
-    """A recipe merged over :data:`DEFAULTS`, then ``section.key=value`` overrides (TOML values)."""
+    """A recipe merged over :data:`DEFAULTS`, then ``section.key=value`` overrides (TOML values).
+
+    Raises:
+        ValueError: an unknown section or key (a typo would otherwise be ignored).
+    """
     with open(path, "rb") as fh:
-        cfg = _merge(DEFAULTS, tomllib.load(fh))
+        recipe = tomllib.load(fh)
+    for section, values in recipe.items():
+        if section not in DEFAULTS or not isinstance(values, dict):
+            raise ValueError(f"{path}: unknown section [{section}]; known: {sorted(DEFAULTS)}")
+        unknown = set(values) - set(DEFAULTS[section])
+        if unknown:
+            raise ValueError(
+                f"{path}: unknown key(s) {sorted(unknown)} in [{section}]; "
+                f"known: {sorted(DEFAULTS[section])}"
+            )
+    cfg = _merge(DEFAULTS, recipe)
     for item in overrides:
         key, _, raw = item.partition("=")
         section, _, name = key.partition(".")
-        if not name or section not in cfg:
-            raise ValueError(f"override must look like section.key=value, got {item!r}")
+        if not name or section not in cfg or name not in cfg[section]:
+            raise ValueError(f"override must name a known section.key=value, got {item!r}")
         cfg[section][name] = tomllib.loads(f"v = {raw}")["v"] if raw else raw
     return cfg
 

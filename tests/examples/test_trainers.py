@@ -212,3 +212,32 @@ def test_momentum_networks_are_ema_copies_not_the_online_modules() -> None:
     assert not {p.data_ptr() for p in m_online.parameters()} & {
         p.data_ptr() for p in m_target.parameters()
     }
+
+
+@pytest.mark.parametrize("recipe", sorted(p.name for p in (EXAMPLES / "configs").glob("*.toml")))
+def test_every_recipe_parses_with_known_keys(recipe: str) -> None:
+    cfg = common.load_config(EXAMPLES / "configs" / recipe)
+    assert cfg["optim"]["batch_size"] >= 1 and cfg["data"]["dataset"] in {
+        "cub",
+        "cars",
+        "aircraft",
+        "nabirds",
+        "bundled",
+        "folder",
+    }
+
+
+def test_recipe_typos_and_bad_overrides_are_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[optim]\nbatchsize = 4\n")
+    with pytest.raises(ValueError, match="unknown key"):
+        common.load_config(bad)
+    bad.write_text("[optimiser]\nbatch_size = 4\n")
+    with pytest.raises(ValueError, match="unknown section"):
+        common.load_config(bad)
+    with pytest.raises(ValueError, match=r"known section\.key"):
+        common.load_config(EXAMPLES / "configs" / "smoke_byol.toml", ["optim.nope=1"])
+    cfg = common.load_config(
+        EXAMPLES / "configs" / "smoke_byol.toml", ["optim.max_steps=9", "views.scale=[0.3, 1.0]"]
+    )
+    assert cfg["optim"]["max_steps"] == 9 and cfg["views"]["scale"] == [0.3, 1.0]
