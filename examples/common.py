@@ -467,6 +467,106 @@ class ViewsAndClean:
         return self.views(image, boxes), self.clean(to_image_tensor(image))
 
 
+@dataclass
+class Method:
+    """What a trainer contributes to :func:`fit`.
+
+    Attributes:
+        loss: ``batch -> (loss, parts)`` for one batch (under autocast).
+        after_step: ``(step, total)`` after each optimiser step (EMA updates).
+        state: the trainer's own checkpoint entries (networks, queues, banks).
+        load: restores them from a checkpoint.
+        encoder: the backbone saved as ``encoder.pt`` and evaluated at the end.
+    """
+
+    loss: Callable[[tuple[torch.Tensor, ...]], tuple[torch.Tensor, dict[str, float]]]
+    after_step: Callable[[int, int], None]
+    state: Callable[[], dict[str, Any]]
+    load: Callable[[dict[str, Any]], None]
+    encoder: Callable[[], nn.Module]
+
+
+def checkpoint_to_resume(out: Path, d: Dist, resume: bool) -> dict[str, Any] | None:
+    """The checkpoint of ``OUT`` when resuming and one exists."""
+    path = out / "checkpoint.pt"
+    return load_checkpoint(path, d.device) if resume and path.exists() else None
+
+
+def fit(
+    cfg: dict[str, Any],
+    d: Dist,
+    out: Path,
+    ds: Any,
+    params: list[nn.Parameter],
+    method: Method,
+    state: dict[str, Any] | None,
+    desc: str,
+) -> dict[str, Any]:
+    """The training loop shared by the trainers: SGD (momentum, weight decay, lr = base x
+    batch / 256 with warm-up and cosine decay), AMP on GPUs, logging, atomic checkpoints, and
+    exact resume from ``state``. Returns the last log entry."""
+    from tqdm.auto import tqdm
+
+    o = cfg["optim"]
+    lr = o["base_lr"] * o["batch_size"] / 256
+    opt = torch.optim.SGD(params, lr=lr, momentum=o["momentum"], weight_decay=o["weight_decay"])
+    amp = cfg["train"]["amp"] and d.device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    spe = steps_per_epoch(ds, cfg, d)
+    total = o["max_steps"] or o["epochs"] * spe
+    step = 0
+    if state is not None:
+        method.load(state)
+        opt.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        step = state["step"]
+        set_rng_state(state["rng"])
+    log = JsonLog(out / "log.jsonl", step if state is not None else None)
+    every = cfg["train"]
+    last: dict[str, Any] = {}
+    bar = tqdm(total=total, initial=step, disable=not (every["progress"] and d.main), desc=desc)
+    while step < total:
+        epoch, skip = divmod(step, spe)
+        for batch in batches(make_loader(ds, cfg, d, epoch, skip)):
+            batch = tuple(t.to(d.device, non_blocking=True) for t in batch)
+            for g in opt.param_groups:
+                g["lr"] = cosine_lr(step, total, o["warmup_epochs"] * spe, lr)
+            with torch.autocast(d.device.type, dtype=torch.float16, enabled=amp):
+                loss, parts = method.loss(batch)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            method.after_step(step, total)
+            step += 1
+            bar.update(1)
+            last = {
+                "step": step,
+                "epoch": epoch,
+                "lr": opt.param_groups[0]["lr"],
+                "loss": float(loss.detach()),
+                **parts,
+            }
+            if d.main and (step % every["log_every"] == 0 or step == total or step % spe == 0):
+                log.write(**last)
+            if d.main and (step % every["checkpoint_every"] == 0 or step == total):
+                save_checkpoint(
+                    out / "checkpoint.pt",
+                    {
+                        **method.state(),
+                        "optimizer": opt.state_dict(),
+                        "scaler": scaler.state_dict(),
+                        "step": step,
+                        "rng": rng_state(),
+                    },
+                )
+                torch.save(method.encoder().state_dict(), out / "encoder.pt")
+            if step >= total:
+                break
+    bar.close()
+    return last
+
+
 def batches(loader: Any) -> Iterator[tuple[torch.Tensor, ...]]:
     """``(view1, mask1, view2, mask2[, clean])`` from batches of ``(views, label)`` or
     ``((views, clean), label)``."""

@@ -111,7 +111,7 @@ def loss_fn(
 
 
 def train(cfg: dict[str, Any], out: Path, resume: bool) -> dict[str, Any]:
-    """Run a recipe; returns the final log entry (and the evaluation report)."""
+    """Run a recipe; returns the final log entry and the evaluation report."""
     from saliencyaug.transforms import MultiView
 
     d = common.setup_distributed()
@@ -120,73 +120,26 @@ def train(cfg: dict[str, Any], out: Path, resume: bool) -> dict[str, Any]:
     pool = common.dataset_from_config(cfg, None, out)
     ds = common.dataset_from_config(cfg, MultiView(common.view_pipeline(cfg, pool)), out)
     online, target = build(cfg, d)
-    o = cfg["optim"]
-    lr = o["base_lr"] * o["batch_size"] / 256
-    params = [p for p in online.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=lr, momentum=o["momentum"], weight_decay=o["weight_decay"])
-    amp = cfg["train"]["amp"] and d.device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    spe = common.steps_per_epoch(ds, cfg, d)
-    total = o["max_steps"] or o["epochs"] * spe
-    step = 0
-    ckpt_path = out / "checkpoint.pt"
-    if resume and ckpt_path.exists():
-        state = common.load_checkpoint(ckpt_path, d.device)
-        common.unwrap(online).load_state_dict(state["online"])
-        target.load_state_dict(state["target"])
-        opt.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        step = state["step"]
-        common.set_rng_state(state["rng"])
-    log = common.JsonLog(out / "log.jsonl", step if resume else None)
-    last: dict[str, Any] = {}
-    from tqdm.auto import tqdm
+    net = common.unwrap(online)
 
-    bar = tqdm(
-        total=total, initial=step, disable=not (cfg["train"]["progress"] and d.main), desc="byol"
+    def load(state: dict[str, Any]) -> None:
+        net.load_state_dict(state["online"])
+        target.load_state_dict(state["target"])
+
+    method = common.Method(
+        loss=lambda batch: loss_fn(online, target, batch, cfg),
+        after_step=lambda step, total: ema_update(
+            target, net, cosine_momentum(step, total, cfg["byol"]["base_momentum"])
+        ),
+        state=lambda: {"online": net.state_dict(), "target": target.state_dict()},
+        load=load,
+        encoder=lambda: net.backbone,
     )
-    while step < total:
-        epoch, skip = divmod(step, spe)
-        for batch in common.batches(common.make_loader(ds, cfg, d, epoch, skip)):
-            batch = tuple(t.to(d.device, non_blocking=True) for t in batch)
-            for g in opt.param_groups:
-                g["lr"] = common.cosine_lr(step, total, o["warmup_epochs"] * spe, lr)
-            with torch.autocast(d.device.type, dtype=torch.float16, enabled=amp):
-                loss, parts = loss_fn(online, target, batch, cfg)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            ema_update(
-                target,
-                common.unwrap(online),
-                cosine_momentum(step, total, cfg["byol"]["base_momentum"]),
-            )
-            step += 1
-            bar.update(1)
-            last = {"step": step, "epoch": epoch, "lr": opt.param_groups[0]["lr"], **parts}
-            if d.main and (
-                step % cfg["train"]["log_every"] == 0 or step == total or (step % spe == 0)
-            ):
-                log.write(**last)
-            if d.main and (step % cfg["train"]["checkpoint_every"] == 0 or step == total):
-                common.save_checkpoint(
-                    ckpt_path,
-                    {
-                        "online": common.unwrap(online).state_dict(),
-                        "target": target.state_dict(),
-                        "optimizer": opt.state_dict(),
-                        "scaler": scaler.state_dict(),
-                        "step": step,
-                        "rng": common.rng_state(),
-                    },
-                )
-                torch.save(common.unwrap(online).backbone.state_dict(), out / "encoder.pt")
-            if step >= total:
-                break
-    bar.close()
-    report = common.final_evaluation(cfg, common.unwrap(online).backbone, out, out, d)
-    return {"last": last, "report": report}
+    params = [p for p in online.parameters() if p.requires_grad]  # frozen stages excluded
+    last = common.fit(
+        cfg, d, out, ds, params, method, common.checkpoint_to_resume(out, d, resume), "byol"
+    )
+    return {"last": last, "report": common.final_evaluation(cfg, net.backbone, out, out, d)}
 
 
 def main() -> None:

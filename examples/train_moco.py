@@ -84,9 +84,7 @@ def moco_loss(
 
 
 def train(cfg: dict[str, Any], out: Path, resume: bool) -> dict[str, Any]:
-    """Run a recipe; returns the final log entry (and the evaluation report)."""
-    from tqdm.auto import tqdm
-
+    """Run a recipe; returns the final log entry and the evaluation report."""
     from saliencyaug.transforms import MultiView
 
     d = common.setup_distributed()
@@ -95,17 +93,16 @@ def train(cfg: dict[str, Any], out: Path, resume: bool) -> dict[str, Any]:
     cfg["_work"] = str(out)
     pool = common.dataset_from_config(cfg, None, out)
     views = MultiView(common.view_pipeline(cfg, pool))
-    if cfg["pairs"]["enabled"]:
+    pc = cfg["pairs"]
+    if pc["enabled"]:
         views = common.ViewsAndClean(views, cfg["data"]["size"])
     ds = common.dataset_from_config(cfg, views, out)
     online, target, moco = build(cfg, d)
     net = common.unwrap(online)
-    pc = cfg["pairs"]
-    decoder = pairs = None
-    params = list(online.parameters())
+    extra: dict[str, nn.Module] = {}
     if pc["enabled"]:
-        decoder = FeatureDecoder(net.backbone.output_dim, pc["decoder_size"]).to(d.device)
-        pairs = DecoderPairLoss(
+        extra["decoder"] = FeatureDecoder(net.backbone.output_dim, pc["decoder_size"]).to(d.device)
+        extra["pairs"] = DecoderPairLoss(
             net.backbone.output_dim,
             pc["bank"],
             pc["alpha"],
@@ -116,97 +113,58 @@ def train(cfg: dict[str, Any], out: Path, resume: bool) -> dict[str, Any]:
             mean=common.IMAGENET_MEAN,
             std=common.IMAGENET_STD,
         ).to(d.device)
-        params += list(decoder.parameters())
-    o = cfg["optim"]
-    lr = o["base_lr"] * o["batch_size"] / 256
-    opt = torch.optim.SGD(params, lr=lr, momentum=o["momentum"], weight_decay=o["weight_decay"])
-    amp = cfg["train"]["amp"] and d.device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    spe = common.steps_per_epoch(ds, cfg, d)
-    total = o["max_steps"] or o["epochs"] * spe
-    step = 0
-    ckpt_path = out / "checkpoint.pt"
-    if resume and ckpt_path.exists():
-        state = common.load_checkpoint(ckpt_path, d.device)
-        net.load_state_dict(state["online"])
-        target.load_state_dict(state["target"])
-        moco.load_state_dict(state["moco"])
-        opt.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        if decoder is not None:
-            decoder.load_state_dict(state["decoder"])
-            pairs.load_state_dict(state["pairs"])  # type: ignore[union-attr]
-        step = state["step"]
-        common.set_rng_state(state["rng"])
-    elif decoder is not None and pc["pretrain_epochs"] > 0:
+
+    def loss(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
+        x1, _, x2, _, *clean = batch
+        total, v1 = moco_loss(online, target, moco, x1, x2)
+        parts = {"moco": float(total.detach())}
+        if extra:  # L_R on the clean image; Grad-CAM against view 1
+            res = extra["pairs"](
+                net.features, net.head, extra["decoder"], clean[0], v1.detach(), total
+            )
+            total = res.total
+            parts.update(
+                reconstruction=float(res.reconstruction.detach()), pair=float(res.pair.detach())
+            )
+        return total, parts
+
+    def state() -> dict[str, Any]:
+        return {
+            "online": net.state_dict(),
+            "target": target.state_dict(),
+            "moco": moco.state_dict(),
+            **{k: m.state_dict() for k, m in extra.items()},
+        }
+
+    def load(saved: dict[str, Any]) -> None:
+        net.load_state_dict(saved["online"])
+        target.load_state_dict(saved["target"])
+        moco.load_state_dict(saved["moco"])
+        for k, m in extra.items():
+            m.load_state_dict(saved[k])
+
+    resume_state = common.checkpoint_to_resume(out, d, resume)
+    if extra and resume_state is None and pc["pretrain_epochs"] > 0:
         mean = torch.tensor(common.IMAGENET_MEAN, device=d.device).view(1, 3, 1, 1)
         std = torch.tensor(common.IMAGENET_STD, device=d.device).view(1, 3, 1, 1)
         pretrain_decoder(  # the encoder frozen, as the paper does before joint training
             lambda x01: net.features((x01 - mean) / std),
-            decoder,
+            extra["decoder"],
             _clean_batches(cfg, d),
             epochs=pc["pretrain_epochs"],
             device=d.device,
             encoder_modules=[net],
         )
-    log = common.JsonLog(out / "log.jsonl", step if resume else None)
-    last: dict[str, Any] = {}
-    bar = tqdm(
-        total=total, initial=step, disable=not (cfg["train"]["progress"] and d.main), desc="moco"
+    method = common.Method(
+        loss=loss,
+        after_step=lambda step, total: ema_update(target, net, cfg["moco"]["momentum"]),
+        state=state,
+        load=load,
+        encoder=lambda: net.backbone,
     )
-    while step < total:
-        epoch, skip = divmod(step, spe)
-        for batch in common.batches(common.make_loader(ds, cfg, d, epoch, skip)):
-            x1, _, x2, _, *rest = (t.to(d.device, non_blocking=True) for t in batch)
-            for g in opt.param_groups:
-                g["lr"] = common.cosine_lr(step, total, o["warmup_epochs"] * spe, lr)
-            with torch.autocast(d.device.type, dtype=torch.float16, enabled=amp):
-                loss, v1 = moco_loss(online, target, moco, x1, x2)
-                parts = {"moco": float(loss.detach())}
-                if pairs is not None:  # L_R on the clean image; Grad-CAM against view 1
-                    res = pairs(net.features, net.head, decoder, rest[0], v1.detach(), loss)  # type: ignore[arg-type]
-                    loss = res.total
-                    parts.update(
-                        reconstruction=float(res.reconstruction.detach()),
-                        pair=float(res.pair.detach()),
-                    )
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            ema_update(target, net, cfg["moco"]["momentum"])
-            step += 1
-            bar.update(1)
-            last = {
-                "step": step,
-                "epoch": epoch,
-                "lr": opt.param_groups[0]["lr"],
-                "loss": float(loss.detach()),
-                **parts,
-            }
-            if d.main and (
-                step % cfg["train"]["log_every"] == 0 or step == total or step % spe == 0
-            ):
-                log.write(**last)
-            if d.main and (step % cfg["train"]["checkpoint_every"] == 0 or step == total):
-                state = {
-                    "online": net.state_dict(),
-                    "target": target.state_dict(),
-                    "moco": moco.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "step": step,
-                    "rng": common.rng_state(),
-                }
-                if decoder is not None:
-                    state.update(decoder=decoder.state_dict(), pairs=pairs.state_dict())  # type: ignore[union-attr]
-                common.save_checkpoint(ckpt_path, state)
-                torch.save(net.backbone.state_dict(), out / "encoder.pt")
-            if step >= total:
-                break
-    bar.close()
-    report = common.final_evaluation(cfg, net.backbone, out, out, d)
-    return {"last": last, "report": report}
+    params = list(online.parameters()) + (list(extra["decoder"].parameters()) if extra else [])
+    last = common.fit(cfg, d, out, ds, params, method, resume_state, "moco")
+    return {"last": last, "report": common.final_evaluation(cfg, net.backbone, out, out, d)}
 
 
 class _Clean:

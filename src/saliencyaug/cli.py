@@ -26,6 +26,20 @@ def _size(text: str) -> tuple[int, int]:
     return h, w
 
 
+def _step_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--batch", type=int, default=32, help="images per view (default: %(default)s)"
+    )
+    parser.add_argument("--size", type=int, default=224, help="image side (default: %(default)s)")
+    parser.add_argument(
+        "--steps", type=int, default=3, help="timed steps per process (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="processes per variant (default: %(default)s)"
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``saliencyaug`` argument parser."""
     from saliencyaug.demo import DEFAULT_DETECTORS
@@ -115,41 +129,20 @@ def build_parser() -> argparse.ArgumentParser:
         "saliency alignment (conv heads on stage 4), in alternating subprocesses, with their "
         "peak resident memory.",
     )
-    step.add_argument(
-        "--batch", type=int, default=32, help="images per view (default: %(default)s)"
-    )
-    step.add_argument("--size", type=int, default=224, help="image side (default: %(default)s)")
-    step.add_argument(
-        "--steps", type=int, default=3, help="timed steps per process (default: %(default)s)"
-    )
-    step.add_argument(
-        "--repeats", type=int, default=2, help="processes per variant (default: %(default)s)"
-    )
+    _step_arguments(step)
     step.add_argument(
         "--hidden", type=int, default=4096, help="head hidden dim (default: %(default)s)"
     )
-    step.add_argument("--json", metavar="PATH", help="also write the report as JSON")
-
     pairs = bench_sub.add_parser(
         "pairs-step",
         help="one training step: MoCo v2 vs MoCo v2 + decoder-pair objective (ResNet-18, CPU)",
         description="Median time of a MoCo v2 training step and of the same step with the "
         "synthesized-pair objective, in alternating subprocesses, with peak resident memory.",
     )
-    pairs.add_argument(
-        "--batch", type=int, default=32, help="images per view (default: %(default)s)"
-    )
-    pairs.add_argument("--size", type=int, default=224, help="image side (default: %(default)s)")
+    _step_arguments(pairs)
     pairs.add_argument(
         "--decoder-size", type=int, default=224, help="generated image side (default: %(default)s)"
     )
-    pairs.add_argument(
-        "--steps", type=int, default=3, help="timed steps per process (default: %(default)s)"
-    )
-    pairs.add_argument(
-        "--repeats", type=int, default=2, help="processes per variant (default: %(default)s)"
-    )
-    pairs.add_argument("--json", metavar="PATH", help="also write the report as JSON")
 
     pipe = bench_sub.add_parser(
         "pipeline",
@@ -433,6 +426,36 @@ def _run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_step_bench(args: argparse.Namespace) -> int:
+    import json
+
+    from saliencyaug.bench import train_step
+    from saliencyaug.io import atomic_write_text
+
+    cvsa = args.benchmark == "cvsa-step"
+    extra = args.hidden if cvsa else args.decoder_size
+    if min(args.batch, args.size, args.steps, args.repeats, extra) < 1:
+        print("error: every count must be at least 1", file=sys.stderr)
+        return 2
+    if cvsa:
+        report = train_step.run(args.batch, args.size, args.steps, args.repeats, args.hidden)
+    else:
+        report = train_step.run(
+            args.batch,
+            args.size,
+            args.steps,
+            args.repeats,
+            4096,
+            ("moco", "pairs"),
+            args.decoder_size,
+            2.5,
+        )
+    print(train_step.format_report(report))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(report, indent=2))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``saliencyaug`` command."""
     args = build_parser().parse_args(argv)
@@ -454,43 +477,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_pairs_demo(args)
     if args.command == "eval":
         return _run_eval(args)
-    if args.command == "bench" and args.benchmark == "pairs-step":
-        import json
-
-        from saliencyaug.bench import train_step
-        from saliencyaug.io import atomic_write_text
-
-        if min(args.batch, args.size, args.steps, args.repeats, args.decoder_size) < 1:
-            print("error: every count must be at least 1", file=sys.stderr)
-            return 2
-        report = train_step.run(
-            args.batch,
-            args.size,
-            args.steps,
-            args.repeats,
-            4096,
-            ("moco", "pairs"),
-            args.decoder_size,
-            2.5,
-        )
-        print(train_step.format_report(report))
-        if args.json:
-            atomic_write_text(args.json, json.dumps(report, indent=2))
-        return 0
-    if args.command == "bench" and args.benchmark == "cvsa-step":
-        import json
-
-        from saliencyaug.bench import train_step
-        from saliencyaug.io import atomic_write_text
-
-        if min(args.batch, args.size, args.steps, args.repeats, args.hidden) < 1:
-            print("error: every count must be at least 1", file=sys.stderr)
-            return 2
-        report = train_step.run(args.batch, args.size, args.steps, args.repeats, args.hidden)
-        print(train_step.format_report(report))
-        if args.json:
-            atomic_write_text(args.json, json.dumps(report, indent=2))
-        return 0
+    if args.command == "bench" and args.benchmark in ("cvsa-step", "pairs-step"):
+        return _run_step_bench(args)
     if args.command == "bench" and args.benchmark == "pipeline":
         import json
 

@@ -26,14 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from saliencyaug._image import to_rgb_uint8
-from saliencyaug.saliency.superpixels import (
-    EDGE_EPS,
-    SuperpixelGraph,
-    superpixel_graph,
-    to_input_size,
-    work_image,
-)
+from saliencyaug.saliency.superpixels import EDGE_EPS, SuperpixelGraph, superpixel_saliency
 
 
 def geodesic(
@@ -70,15 +63,13 @@ def geodesic(
         >>> bool(s[25:35, 35:45].mean() > s[:10].mean())
         True
     """
-    if not n_segments > 0:
-        raise ValueError(f"n_segments must be positive, got {n_segments!r}")
-    if not compactness > 0:
-        raise ValueError(f"compactness must be positive, got {compactness!r}")
-    rgb = to_rgb_uint8(image)
-    h, w = rgb.shape[:2]
-    graph = superpixel_graph(work_image(rgb, max_side), n_segments, compactness)
-    values = geodesic_superpixel_saliency(graph, clip_weights, boundary_weight)
-    return to_input_size(graph.paint(values), h, w)
+    return superpixel_saliency(
+        image,
+        lambda graph: geodesic_superpixel_saliency(graph, clip_weights, boundary_weight),
+        n_segments,
+        compactness,
+        max_side,
+    )
 
 
 def geodesic_superpixel_saliency(

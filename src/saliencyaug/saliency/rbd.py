@@ -26,14 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from saliencyaug._image import to_rgb_uint8
-from saliencyaug.saliency.superpixels import (
-    EDGE_EPS,
-    SuperpixelGraph,
-    superpixel_graph,
-    to_input_size,
-    work_image,
-)
+from saliencyaug.saliency.superpixels import EDGE_EPS, SuperpixelGraph, superpixel_saliency
 
 
 def rbd(
@@ -74,21 +67,21 @@ def rbd(
         True
     """
     for name, value in (
-        ("n_segments", n_segments),
         ("sigma_clr", sigma_clr),
         ("sigma_bndcon", sigma_bndcon),
         ("sigma_spa", sigma_spa),
-        ("compactness", compactness),
     ):
         if not value > 0:
             raise ValueError(f"{name} must be positive, got {value!r}")
     if mu < 0:
         raise ValueError(f"mu must be non-negative, got {mu!r}")
-    rgb = to_rgb_uint8(image)
-    h, w = rgb.shape[:2]
-    graph = superpixel_graph(work_image(rgb, max_side), n_segments, compactness)
-    values = rbd_superpixel_saliency(graph, sigma_clr, sigma_bndcon, sigma_spa, mu)
-    return to_input_size(graph.paint(values), h, w)
+    return superpixel_saliency(
+        image,
+        lambda graph: rbd_superpixel_saliency(graph, sigma_clr, sigma_bndcon, sigma_spa, mu),
+        n_segments,
+        compactness,
+        max_side,
+    )
 
 
 def rbd_superpixel_saliency(

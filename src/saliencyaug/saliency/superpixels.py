@@ -8,7 +8,9 @@ the boundary set used as the background prior of both detectors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -112,3 +114,28 @@ def to_input_size(saliency_map: np.ndarray, h: int, w: int) -> np.ndarray:
     lo, hi = float(out.min()), float(out.max())
     out = (out - lo) / (hi - lo) if hi > lo else np.zeros_like(out)
     return np.ascontiguousarray(np.clip(out, 0.0, 1.0), dtype=np.float32)
+
+
+def superpixel_saliency(
+    image: Any,
+    values_of: Callable[[SuperpixelGraph], np.ndarray],
+    n_segments: int,
+    compactness: float,
+    max_side: int | None,
+) -> np.ndarray:
+    """The pipeline shared by the superpixel detectors: check and convert the image, build its
+    SLIC graph at ``max_side``, score each superpixel with ``values_of``, paint and resize the
+    map back to the input's size, normalised to [0, 1].
+
+    Raises:
+        ValueError: a non-positive ``n_segments`` or ``compactness``, or a bad image.
+    """
+    from saliencyaug._image import to_rgb_uint8
+
+    for name, value in (("n_segments", n_segments), ("compactness", compactness)):
+        if not value > 0:
+            raise ValueError(f"{name} must be positive, got {value!r}")
+    rgb = to_rgb_uint8(image)
+    h, w = rgb.shape[:2]
+    graph = superpixel_graph(work_image(rgb, max_side), n_segments, compactness)
+    return to_input_size(graph.paint(values_of(graph)), h, w)
