@@ -326,3 +326,19 @@ def test_extract_features_restores_mode() -> None:
     enc.eval()
     with torch.no_grad():
         torch.testing.assert_close(feats[:4], enc(loader[0][0]))
+
+
+def test_overlay_draws_map_and_boxes() -> None:
+    from saliencyaug.evaluation import overlay
+
+    img = np.full((20, 30, 3), 100, np.uint8)
+    cam = np.zeros((4, 6))
+    cam[1:3, 2:4] = 1
+    out = overlay(img, cam, boxes=[[5, 4, 15, 12], [0, 0, 30, 20]])
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert (out[4, 5:15] == (0, 230, 64)).all() and (
+        out[11, 5:15] == (0, 230, 64)
+    ).all()  # first box
+    assert (out[0, :] == (255, 64, 64)).all()  # second box on the border
+    assert not np.array_equal(out[10, 16], img[10, 16])  # the map is blended in
+    assert np.array_equal(overlay(img)[5, 5], img[5, 5])  # nothing to draw: the image

@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -37,20 +40,35 @@ def grad_cam(
     return F.relu((alpha * feature_map).sum(1)).detach()
 
 
-def overlay(image: "np.ndarray", cam: "np.ndarray", alpha: float = 0.5) -> "np.ndarray":  # noqa: F821, UP037
-    """An RGB uint8 image blended with a colour-mapped, min-max normalised CAM resized to it."""
+def overlay(
+    image: np.ndarray,
+    cam: np.ndarray | None = None,
+    boxes: Sequence[Sequence[int]] = (),
+    alpha: float = 0.5,
+    colors: Sequence[tuple[int, int, int]] = ((0, 230, 64), (255, 64, 64), (64, 160, 255)),
+) -> np.ndarray:
+    """An RGB uint8 image blended with a colour-mapped, min-max normalised CAM resized to it,
+    with XYXY ``boxes`` drawn on top (e.g. ground truth and the estimated box).
+
+    Example:
+        >>> img = np.zeros((20, 30, 3), np.uint8)
+        >>> out = overlay(img, np.eye(4), boxes=[[2, 3, 10, 12]])
+        >>> out.shape, bool((out[3, 2:10] == (0, 230, 64)).all())
+        ((20, 30, 3), True)
+    """
     import cv2
-    import numpy as np
 
     from saliencyaug.evaluation.maxboxacc import normalize_scoremap
     from saliencyaug.visualize import colorize
 
     h, w = image.shape[:2]
-    heat = colorize(
-        normalize_scoremap(
-            cv2.resize(np.asarray(cam, np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    out = image.astype(np.float32)
+    if cam is not None:
+        resized = cv2.resize(np.asarray(cam, np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+        out = (1 - alpha) * out + alpha * colorize(normalize_scoremap(resized)).astype(np.float32)
+    out = np.ascontiguousarray(np.clip(out, 0, 255).astype(np.uint8))
+    for k, (x0, y0, x1, y1) in enumerate(boxes):
+        cv2.rectangle(
+            out, (int(x0), int(y0)), (int(x1) - 1, int(y1) - 1), colors[k % len(colors)], 1
         )
-    )
-    return np.clip(
-        (1 - alpha) * image.astype(np.float32) + alpha * heat.astype(np.float32), 0, 255
-    ).astype(np.uint8)
+    return out
