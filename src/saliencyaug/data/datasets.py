@@ -160,29 +160,31 @@ class CUB200(BoxedImageDataset):
         ValueError: a bad split or a malformed file.
     """
 
+    folder = "CUB_200_2011"
+    title = "CUB-200-2011"
+
     def __init__(
         self, root: str | Path, split: Split = "train", transform: Callable[..., Any] | None = None
     ) -> None:
         _check_split(split, ("train", "test"))
-        base = _find_root(root, "images.txt", ["CUB_200_2011"])
-        super().__init__(*_cub_style(base, split, "CUB-200-2011"), transform=transform)
+        base = _find_root(root, "images.txt", [self.folder])
+        super().__init__(*_cub_style(base, split, self.title), transform=transform)
 
 
-class NABirds(BoxedImageDataset):
+class NABirds(CUB200):
     """NABirds (555 visual categories) with its boxes; labels index the leaf classes in use.
 
     Args:
         root: the ``nabirds`` folder or its parent.
         split: ``"train"`` or ``"test"``.
         transform: see :class:`BoxedImageDataset`.
+
+    NABirds ships the same annotation files as CUB-200-2011 (its class ids are sparse), so it
+    shares CUB200's loader.
     """
 
-    def __init__(
-        self, root: str | Path, split: Split = "train", transform: Callable[..., Any] | None = None
-    ) -> None:
-        _check_split(split, ("train", "test"))
-        base = _find_root(root, "images.txt", ["nabirds"])
-        super().__init__(*_cub_style(base, split, "NABirds"), transform=transform)
+    folder = "nabirds"
+    title = "NABirds"
 
 
 # ----------------------------------------------------------------------------------------
