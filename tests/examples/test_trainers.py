@@ -23,12 +23,14 @@ sys.path.insert(0, str(EXAMPLES))
 import common  # noqa: E402
 import train_byol  # noqa: E402
 import train_moco  # noqa: E402
+import train_simsiam  # noqa: E402
 
 RECIPES = {
     "smoke_byol": train_byol,
     "smoke_cvsa": train_byol,
     "smoke_moco": train_moco,
     "smoke_moco_pairs": train_moco,
+    "smoke_simsiam_pairs": train_simsiam,
 }
 
 
