@@ -567,6 +567,143 @@ def fit(
     return last
 
 
+def make_backbone(cfg: dict[str, Any], stages: tuple[int, ...] = (4,)) -> nn.Module:
+    """The recipe's ResNet backbone, initialised from ``model.init`` when given."""
+    from saliencyaug.models import ResNetBackbone
+
+    m = cfg["model"]
+    backbone = ResNetBackbone(m["arch"], stages=stages)
+    if m["init"]:
+        from saliencyaug.evaluation.report import load_encoder
+
+        backbone.load_state_dict(load_encoder(m["init"], m["arch"]).state_dict(), strict=False)
+    return backbone
+
+
+class _CleanImage:
+    """Non-augmented image in [0, 1], resized and centre-cropped (decoder pre-training)."""
+
+    def __init__(self, size: int) -> None:
+        from torchvision.transforms import v2
+
+        self.tf = v2.Compose(
+            [v2.Resize(size), v2.CenterCrop(size), v2.ToDtype(torch.float32, scale=True)]
+        )
+
+    def __call__(self, image: Any, boxes: Any = None) -> torch.Tensor:
+        from saliencyaug.transforms.backgrounds import to_image_tensor
+
+        return self.tf(to_image_tensor(image))
+
+
+class DecoderPairs:
+    """The decoder-pair objective (second paper) as a trainer adds it to its own loss: the
+    decoder, the :class:`~saliencyaug.losses.DecoderPairLoss` (bank, perturbers) and the
+    decoder's pre-training with the encoder frozen."""
+
+    def __init__(self, cfg: dict[str, Any], d: Dist, feature_dim: int) -> None:
+        from saliencyaug.losses import DecoderPairLoss
+        from saliencyaug.models import FeatureDecoder
+
+        pc = cfg["pairs"]
+        self.cfg = cfg
+        self.d = d
+        self.decoder = FeatureDecoder(feature_dim, pc["decoder_size"]).to(d.device)
+        self.loss = DecoderPairLoss(
+            feature_dim,
+            pc["bank"],
+            pc["alpha"],
+            pc["nu"],
+            pc["eps_g"],
+            pc["eps_var"],
+            pc["kappa"],
+            mean=IMAGENET_MEAN,
+            std=IMAGENET_STD,
+        ).to(d.device)
+
+    @property
+    def modules(self) -> dict[str, nn.Module]:
+        """Checkpoint entries."""
+        return {"decoder": self.decoder, "pairs": self.loss}
+
+    def add(
+        self,
+        features: Callable[[torch.Tensor], torch.Tensor],
+        projector: nn.Module,
+        clean: torch.Tensor,
+        v_aug: torch.Tensor,
+        loss: torch.Tensor,
+        parts: dict[str, float],
+    ) -> torch.Tensor:
+        """``loss + alpha L_R + nu L_Cp``: L_R on the clean images, Grad-CAM against ``v_aug``
+        (the online features of view 1); the parts are added to ``parts``."""
+        res = self.loss(features, projector, self.decoder, clean, v_aug.detach(), loss)
+        parts.update(
+            reconstruction=float(res.reconstruction.detach()), pair=float(res.pair.detach())
+        )
+        return res.total
+
+    def pretrain(
+        self, features: Callable[[torch.Tensor], torch.Tensor], encoder: nn.Module, work: Path
+    ) -> None:
+        """Pre-train the decoder on this rank's clean images, the encoder frozen."""
+        from torch.utils.data import DataLoader, DistributedSampler
+
+        from saliencyaug.models import pretrain_decoder
+
+        cfg, d = self.cfg, self.d
+        if cfg["pairs"]["pretrain_epochs"] <= 0:
+            return
+        ds = dataset_from_config(cfg, _CleanImage(cfg["data"]["size"]), work)
+        sampler = DistributedSampler(ds, d.world, d.rank, shuffle=False) if d.world > 1 else None
+        loader = DataLoader(
+            ds,
+            batch_size=cfg["optim"]["batch_size"] // d.world,
+            sampler=sampler,
+            num_workers=cfg["data"]["num_workers"],
+        )
+
+        class _Images:  # re-iterable, once per epoch
+            def __iter__(self) -> Iterator[torch.Tensor]:
+                return (images for images, _ in loader)
+
+        mean = torch.tensor(IMAGENET_MEAN, device=d.device).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD, device=d.device).view(1, 3, 1, 1)
+        pretrain_decoder(
+            lambda x01: features((x01 - mean) / std),
+            self.decoder,
+            _Images(),
+            epochs=cfg["pairs"]["pretrain_epochs"],
+            device=d.device,
+            encoder_modules=[encoder],
+        )
+
+
+def decoder_pairs(cfg: dict[str, Any], d: Dist, feature_dim: int) -> DecoderPairs | None:
+    """:class:`DecoderPairs` when ``pairs.enabled``, else None."""
+    return DecoderPairs(cfg, d, feature_dim) if cfg["pairs"]["enabled"] else None
+
+
+def two_view_dataset(cfg: dict[str, Any], out: Path) -> Any:
+    """The training set yielding the two views (and, with ``pairs.enabled``, the clean image)."""
+    from saliencyaug.transforms import MultiView
+
+    pool = dataset_from_config(cfg, None, out)
+    views: Callable[..., Any] = MultiView(view_pipeline(cfg, pool))
+    if cfg["pairs"]["enabled"]:
+        views = ViewsAndClean(views, cfg["data"]["size"])
+    return dataset_from_config(cfg, views, out)
+
+
+def cli_main(
+    train: Callable[[dict[str, Any], Path, bool], dict[str, Any]], description: str
+) -> None:
+    """The trainers' command line: parse, load the recipe, train, print the last log entry."""
+    args = parse_args(description)
+    cfg = load_config(args.config, args.set)
+    print(train(cfg, Path(args.out), args.resume)["last"])
+
+
 def batches(loader: Any) -> Iterator[tuple[torch.Tensor, ...]]:
     """``(view1, mask1, view2, mask2[, clean])`` from batches of ``(views, label)`` or
     ``((views, clean), label)``."""

@@ -27,7 +27,6 @@ from saliencyaug.models import (
     ConvPredictor,
     ConvProjector,
     MLPHead,
-    ResNetBackbone,
     cosine_momentum,
     ema_copy,
     ema_update,
@@ -46,13 +45,7 @@ class BYOLNet(nn.Module):
         m, c = cfg["model"], cfg["cvsa"]
         self.stage = c["stage"]
         self.cvsa = c["enabled"]
-        self.backbone = ResNetBackbone(m["arch"], stages=(self.stage,))
-        if m["init"]:
-            from saliencyaug.evaluation.report import load_encoder
-
-            self.backbone.load_state_dict(
-                load_encoder(m["init"], m["arch"]).state_dict(), strict=False
-            )
+        self.backbone = common.make_backbone(cfg, stages=(self.stage,))
         if m["freeze_stages"]:
             self.backbone.freeze_stages(m["freeze_stages"])
         h, out = m["hidden_dim"], m["output_dim"]
@@ -80,8 +73,7 @@ class BYOLNet(nn.Module):
 def build(cfg: dict[str, Any], d: common.Dist) -> tuple[nn.Module, nn.Module]:
     """Online network (DDP-wrapped when distributed) and its EMA target."""
     online = BYOLNet(cfg).to(d.device)
-    target = ema_copy(online)
-    target = common.sync_target(target, d, cfg["model"]["sync_bn"])
+    target = common.sync_target(ema_copy(online), d, cfg["model"]["sync_bn"])
     return common.wrap_ddp(online, d, cfg["model"]["sync_bn"]), target
 
 
@@ -112,13 +104,10 @@ def loss_fn(
 
 def train(cfg: dict[str, Any], out: Path, resume: bool) -> dict[str, Any]:
     """Run a recipe; returns the final log entry and the evaluation report."""
-    from saliencyaug.transforms import MultiView
-
     d = common.setup_distributed()
     common.seed_everything(cfg["train"]["seed"], d.rank, cfg["train"]["deterministic"])
     out.mkdir(parents=True, exist_ok=True)
-    pool = common.dataset_from_config(cfg, None, out)
-    ds = common.dataset_from_config(cfg, MultiView(common.view_pipeline(cfg, pool)), out)
+    ds = common.two_view_dataset(cfg, out)
     online, target = build(cfg, d)
     net = common.unwrap(online)
 
@@ -142,12 +131,5 @@ def train(cfg: dict[str, Any], out: Path, resume: bool) -> dict[str, Any]:
     return {"last": last, "report": common.final_evaluation(cfg, net.backbone, out, out, d)}
 
 
-def main() -> None:
-    args = common.parse_args(__doc__.splitlines()[0])
-    cfg = common.load_config(args.config, args.set)
-    result = train(cfg, Path(args.out), args.resume)
-    print(result["last"])
-
-
 if __name__ == "__main__":
-    main()
+    common.cli_main(train, __doc__.splitlines()[0])

@@ -21,9 +21,8 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common
-from saliencyaug.losses import DecoderPairLoss, byol_loss
-from saliencyaug.models import FeatureDecoder, MLPHead, ResNetBackbone, pretrain_decoder
-from train_moco import _clean_batches
+from saliencyaug.losses import byol_loss
+from saliencyaug.models import MLPHead
 
 
 class SimSiamNet(nn.Module):
@@ -31,14 +30,8 @@ class SimSiamNet(nn.Module):
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         super().__init__()
-        m, mc = cfg["model"], cfg["moco"]
-        self.backbone = ResNetBackbone(m["arch"])
-        if m["init"]:
-            from saliencyaug.evaluation.report import load_encoder
-
-            self.backbone.load_state_dict(
-                load_encoder(m["init"], m["arch"]).state_dict(), strict=False
-            )
+        mc = cfg["moco"]
+        self.backbone = common.make_backbone(cfg)
         n, d, hid = self.backbone.output_dim, mc["dim"], mc["hidden_dim"]
         self.projector = nn.Sequential(
             nn.Linear(n, hid, bias=False),
@@ -73,84 +66,41 @@ def simsiam_loss(
 
 def train(cfg: dict[str, Any], out: Path, resume: bool) -> dict[str, Any]:
     """Run a recipe; returns the final log entry and the evaluation report."""
-    from saliencyaug.transforms import MultiView
-
     d = common.setup_distributed()
     common.seed_everything(cfg["train"]["seed"], d.rank, cfg["train"]["deterministic"])
     out.mkdir(parents=True, exist_ok=True)
-    cfg["_work"] = str(out)
-    pool = common.dataset_from_config(cfg, None, out)
-    views = MultiView(common.view_pipeline(cfg, pool))
-    pc = cfg["pairs"]
-    if pc["enabled"]:
-        views = common.ViewsAndClean(views, cfg["data"]["size"])
-    ds = common.dataset_from_config(cfg, views, out)
+    ds = common.two_view_dataset(cfg, out)
     online = common.wrap_ddp(SimSiamNet(cfg).to(d.device), d, cfg["model"]["sync_bn"])
     net = common.unwrap(online)
-    extra: dict[str, nn.Module] = {}
-    if pc["enabled"]:
-        extra["decoder"] = FeatureDecoder(net.backbone.output_dim, pc["decoder_size"]).to(d.device)
-        extra["pairs"] = DecoderPairLoss(
-            net.backbone.output_dim,
-            pc["bank"],
-            pc["alpha"],
-            pc["nu"],
-            pc["eps_g"],
-            pc["eps_var"],
-            pc["kappa"],
-            mean=common.IMAGENET_MEAN,
-            std=common.IMAGENET_STD,
-        ).to(d.device)
+    pairs = common.decoder_pairs(cfg, d, net.backbone.output_dim)
+    modules = {"online": net, **(pairs.modules if pairs else {})}
 
     def loss(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
         x1, _, x2, _, *clean = batch
         total, v1 = simsiam_loss(online, x1, x2)
         parts = {"simsiam": float(total.detach())}
-        if extra:
-            res = extra["pairs"](
-                net.features, net.projector, extra["decoder"], clean[0], v1.detach(), total
-            )
-            total = res.total
-            parts.update(
-                reconstruction=float(res.reconstruction.detach()), pair=float(res.pair.detach())
-            )
+        if pairs is not None:
+            total = pairs.add(net.features, net.projector, clean[0], v1, total, parts)
         return total, parts
 
     def load(saved: dict[str, Any]) -> None:
-        net.load_state_dict(saved["online"])
-        for k, m in extra.items():
+        for k, m in modules.items():
             m.load_state_dict(saved[k])
 
     resume_state = common.checkpoint_to_resume(out, d, resume)
-    if extra and resume_state is None and pc["pretrain_epochs"] > 0:
-        mean = torch.tensor(common.IMAGENET_MEAN, device=d.device).view(1, 3, 1, 1)
-        std = torch.tensor(common.IMAGENET_STD, device=d.device).view(1, 3, 1, 1)
-        pretrain_decoder(
-            lambda x01: net.features((x01 - mean) / std),
-            extra["decoder"],
-            _clean_batches(cfg, d),
-            epochs=pc["pretrain_epochs"],
-            device=d.device,
-            encoder_modules=[net],
-        )
+    if pairs is not None and resume_state is None:
+        pairs.pretrain(net.features, net, out)
     method = common.Method(
         loss=loss,
         after_step=lambda step, total: None,  # no momentum encoder
-        state=lambda: {"online": net.state_dict(), **{k: m.state_dict() for k, m in extra.items()}},
+        state=lambda: {k: m.state_dict() for k, m in modules.items()},
         load=load,
         encoder=lambda: net.backbone,
     )
-    params = list(online.parameters()) + (list(extra["decoder"].parameters()) if extra else [])
+    params = list(online.parameters()) + (list(pairs.decoder.parameters()) if pairs else [])
     last = common.fit(cfg, d, out, ds, params, method, resume_state, "simsiam")
     return {"last": last, "report": common.final_evaluation(cfg, net.backbone, out, out, d)}
 
 
-def main() -> None:
-    args = common.parse_args(__doc__.splitlines()[0])
-    cfg = common.load_config(args.config, args.set)
-    result = train(cfg, Path(args.out), args.resume)
-    print(result["last"])
-
-
 if __name__ == "__main__":
-    main()
+    common.cli_main(train, __doc__.splitlines()[0])
