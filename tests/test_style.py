@@ -14,10 +14,11 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff comes with the [test] extra")
 def test_ruff_clean() -> None:
     paths = [p for p in ("src", "tests", "benchmarks", "examples") if (ROOT / p).exists()]
-    res = subprocess.run(
-        ["ruff", "check", *paths], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    assert res.returncode == 0, res.stdout + res.stderr
+    for command in (["ruff", "check"], ["ruff", "format", "--check"]):
+        res = subprocess.run(
+            [*command, *paths], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        assert res.returncode == 0, res.stdout + res.stderr
 
 
 def test_package_is_typed() -> None:

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from saliencyaug._version import __version__
 from saliencyaug.boxes import Box, BoxSearch, best_box, best_boxes, brute_force_best_box
 from saliencyaug.saliency import (
     ModuleSaliency,
@@ -22,8 +23,6 @@ from saliencyaug.saliency import (
     get_detector,
     register_detector,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Box",

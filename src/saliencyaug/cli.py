@@ -6,12 +6,24 @@ argparse (standard library) keeps the CLI free of extra dependencies.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
 
-if TYPE_CHECKING:
-    from saliencyaug.boxes import BoxSearch
+from saliencyaug.bench import box_search as box_search_bench
+from saliencyaug.bench import pipeline as pipeline_bench
+from saliencyaug.bench import train_step
+from saliencyaug.boxes import OBJECTIVES, BoxSearch
+from saliencyaug.data import BoxCache
+from saliencyaug.data.box_builder import build_box_cache, parse_shard
+from saliencyaug.demo import DEFAULT_DETECTORS, bundled_photos, run_demo, synthetic_scenes
+from saliencyaug.evaluation.report import evaluate, write_report
+from saliencyaug.image import list_images, load_image
+from saliencyaug.io import atomic_write_bytes, atomic_write_text
+from saliencyaug.models import load_encoder
+from saliencyaug.transforms import SaliencySwap
+from saliencyaug.visualize import render_swap_grid, render_synthesized_pairs
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -24,6 +36,67 @@ def _size(text: str) -> tuple[int, int]:
     if h < 1 or w < 1:
         raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
     return h, w
+
+
+def _level(text: str) -> str | float:
+    """A level: a word (``mean``, ``otsu``) or a number."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _box_search_arguments(
+    parser: argparse.ArgumentParser, window_flag: str | None = "--size"
+) -> None:
+    """The box-objective options; without ``window_flag`` the ``fixed`` objective is not
+    offered (the demo's photos differ in size)."""
+    group = parser.add_argument_group("box objective (see docs/boxes.md)")
+    choices = [o for o in OBJECTIVES if window_flag is not None or o != "fixed"]
+    group.add_argument(
+        "--objective", default="excess", choices=choices, help="(default: %(default)s)"
+    )
+    group.add_argument(
+        "--tau", type=_level, help="excess: the level subtracted, mean (default), otsu or a number"
+    )
+    group.add_argument("--threshold", type=_level, help="threshold: otsu (default) or a number")
+    group.add_argument("--min-area", type=float, help="mean: minimum area fraction (default 0.1)")
+    group.add_argument(
+        "--min-size", type=int, nargs=2, metavar=("H", "W"), help="mean: minimum size"
+    )
+    if window_flag is not None:
+        group.add_argument(
+            window_flag,
+            dest="window",
+            type=int,
+            nargs=2,
+            metavar=("H", "W"),
+            help="fixed: the window's size",
+        )
+
+
+def box_search_from_args(args: argparse.Namespace) -> BoxSearch:
+    """The :class:`BoxSearch` of the box-objective arguments (unset ones take the objective's
+    defaults; ``mean`` without a limit takes ``--min-area 0.1``).
+
+    Raises:
+        ValueError: a parameter the objective does not take, or a bad value.
+    """
+    given = {
+        "tau": args.tau,
+        "threshold": args.threshold,
+        "min_area": args.min_area,
+        "min_size": tuple(args.min_size) if args.min_size else None,
+        "size": tuple(args.window) if getattr(args, "window", None) else None,
+    }
+    params = {k: v for k, v in given.items() if v is not None}
+    if args.objective == "mean" and "min_size" not in params and "min_area" not in params:
+        params["min_area"] = 0.1
+    try:
+        return BoxSearch(args.objective, **params)
+    except (ValueError, TypeError) as err:
+        flag = str(err).split(" ", 1)[0].replace("_", "-")
+        raise ValueError(f"--{flag.lstrip('-')}: {err}") from err
 
 
 def _step_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,8 +115,6 @@ def _step_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``saliencyaug`` argument parser."""
-    from saliencyaug.demo import DEFAULT_DETECTORS
-
     parser = argparse.ArgumentParser(
         prog="saliencyaug",
         description="Saliency-guided views for fine-grained self-supervised learning.",
@@ -66,12 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="detectors to show (default: all four)",
     )
-    demo.add_argument(
-        "--objective",
-        default="excess",
-        choices=["excess", "mean", "threshold"],
-        help="box objective (default: %(default)s)",
-    )
+    _box_search_arguments(demo, window_flag=None)
     demo.add_argument(
         "--synthetic",
         action="store_true",
@@ -175,16 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="spectral_residual",
         help="detector name or module:function (default: %(default)s)",
     )
-    boxes.add_argument(
-        "--objective", default="excess", choices=["excess", "mean", "threshold", "fixed"]
-    )
-    boxes.add_argument("--min-area", type=float, help="objective mean: minimum area fraction")
-    boxes.add_argument(
-        "--min-size", type=int, nargs=2, metavar=("H", "W"), help="objective mean: minimum size"
-    )
-    boxes.add_argument(
-        "--size", type=int, nargs=2, metavar=("H", "W"), help="objective fixed: window size"
-    )
+    _box_search_arguments(boxes)
     boxes.add_argument("--shard", default="0/1", help="process shard i of n (default: %(default)s)")
     boxes.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     boxes.add_argument(
@@ -217,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument(
         "--synthetic", action="store_true", help="procedural scenes instead of the bundled photos"
     )
+    _box_search_arguments(grid, window_flag="--window")
 
     pairs_demo = sub.add_parser(
         "pairs-demo",
@@ -277,28 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _box_search_from_args(args: argparse.Namespace) -> BoxSearch:
-    from saliencyaug.boxes import BoxSearch
-
-    params: dict = {}
-    if args.objective == "mean":
-        if args.min_size:
-            params["min_size"] = tuple(args.min_size)
-        else:
-            params["min_area"] = args.min_area if args.min_area is not None else 0.1
-    if args.objective == "fixed":
-        if not args.size:
-            raise ValueError("--objective fixed needs --size H W")
-        params["size"] = tuple(args.size)
-    return BoxSearch(args.objective, **params)
-
-
 def _run_boxes(args: argparse.Namespace) -> int:
-    from saliencyaug.data.box_cache import build_box_cache, parse_shard
-
     try:
         shard = parse_shard(args.shard)
-        search = _box_search_from_args(args)
+        search = box_search_from_args(args)
         report = build_box_cache(
             args.root,
             args.out,
@@ -321,8 +361,6 @@ def _run_boxes(args: argparse.Namespace) -> int:
 
 
 def _run_merge(args: argparse.Namespace) -> int:
-    from saliencyaug.data.box_cache import BoxCache
-
     try:
         cache = BoxCache.load(args.files)
     except (ValueError, OSError) as err:
@@ -337,11 +375,6 @@ def _run_grid(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from saliencyaug.demo import bundled_photos, synthetic_scenes
-    from saliencyaug.io import atomic_write_bytes
-    from saliencyaug.transforms import SaliencySwap, list_images, load_image
-    from saliencyaug.visualize import render_swap_grid
-
     if args.n < 1:
         print("error: --n must be at least 1", file=sys.stderr)
         return 2
@@ -353,10 +386,6 @@ def _run_grid(args: argparse.Namespace) -> int:
                 raise ValueError(f"no images in {args.root}")
             images = [(p.name, load_image(p).permute(1, 2, 0).numpy()) for p in files]
             if args.boxes:
-                from pathlib import Path
-
-                from saliencyaug.data import BoxCache
-
                 cache = BoxCache.load(args.boxes, root=args.root)
                 boxes = [cache.get(p.relative_to(Path(args.root)).as_posix()) for p in files]
         else:
@@ -369,7 +398,13 @@ def _run_grid(args: argparse.Namespace) -> int:
             backgrounds = [
                 torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1) for _, img in scenes
             ]
-        swap = SaliencySwap(backgrounds, size=args.size, mode=args.mode, detector=args.detector)
+        swap = SaliencySwap(
+            backgrounds,
+            size=args.size,
+            mode=args.mode,
+            detector=args.detector,
+            box_search=box_search_from_args(args),
+        )
         torch.manual_seed(args.seed)
         canvas = render_swap_grid(images, swap, boxes=boxes)
     except (ValueError, TypeError, OSError) as err:
@@ -381,10 +416,6 @@ def _run_grid(args: argparse.Namespace) -> int:
 
 
 def _run_pairs_demo(args: argparse.Namespace) -> int:
-    from saliencyaug.demo import bundled_photos, synthetic_scenes
-    from saliencyaug.io import atomic_write_bytes
-    from saliencyaug.visualize import render_synthesized_pairs
-
     if args.steps < 1:
         print("error: --steps must be at least 1", file=sys.stderr)
         return 2
@@ -400,8 +431,6 @@ def _run_pairs_demo(args: argparse.Namespace) -> int:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    from saliencyaug.evaluation.report import evaluate, load_encoder, write_report
-
     try:
         encoder = load_encoder(args.checkpoint, args.arch)
         report = evaluate(
@@ -427,11 +456,6 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 
 def _run_step_bench(args: argparse.Namespace) -> int:
-    import json
-
-    from saliencyaug.bench import train_step
-    from saliencyaug.io import atomic_write_text
-
     cvsa = args.benchmark == "cvsa-step"
     extra = args.hidden if cvsa else args.decoder_size
     if min(args.batch, args.size, args.steps, args.repeats, extra) < 1:
@@ -459,69 +483,69 @@ def _run_step_bench(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``saliencyaug`` command."""
     args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        from saliencyaug.demo import run_demo
+    handlers = {
+        "demo": _run_demo,
+        "boxes": _run_boxes,
+        "boxes-merge": _run_merge,
+        "grid": _run_grid,
+        "pairs-demo": _run_pairs_demo,
+        "eval": _run_eval,
+        "cvsa-step": _run_step_bench,
+        "pairs-step": _run_step_bench,
+        "pipeline": _run_pipeline_bench,
+        "box-search": _run_box_search_bench,
+    }
+    key = args.benchmark if args.command == "bench" else args.command
+    return handlers[key](args)
 
-        path = run_demo(
-            args.out, args.detectors, synthetic=args.synthetic, objective=args.objective
-        )
-        print(f"wrote {path}")
-        return 0
-    if args.command == "boxes":
-        return _run_boxes(args)
-    if args.command == "boxes-merge":
-        return _run_merge(args)
-    if args.command == "grid":
-        return _run_grid(args)
-    if args.command == "pairs-demo":
-        return _run_pairs_demo(args)
-    if args.command == "eval":
-        return _run_eval(args)
-    if args.command == "bench" and args.benchmark in ("cvsa-step", "pairs-step"):
-        return _run_step_bench(args)
-    if args.command == "bench" and args.benchmark == "pipeline":
-        import json
 
-        from saliencyaug.bench import pipeline
-        from saliencyaug.io import atomic_write_text
+def _run_demo(args: argparse.Namespace) -> int:
+    try:
+        search = box_search_from_args(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    path = run_demo(args.out, args.detectors, synthetic=args.synthetic, search=search)
+    print(f"wrote {path}")
+    return 0
 
-        if min(args.images, args.rounds, args.batch) < 1:
-            print("error: --images, --rounds and --batch must be at least 1", file=sys.stderr)
+
+def _run_pipeline_bench(args: argparse.Namespace) -> int:
+    if min(args.images, args.rounds, args.batch) < 1:
+        print("error: --images, --rounds and --batch must be at least 1", file=sys.stderr)
+        return 2
+    report = pipeline_bench.run(args.images, args.rounds, args.batch)
+    print(pipeline_bench.format_report(report))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(report, indent=2))
+    return 0
+
+
+def _run_box_search_bench(args: argparse.Namespace) -> int:
+    for name in ("maps", "repeats", "batch"):
+        if getattr(args, name) < 1:
+            print(f"error: --{name} must be at least 1", file=sys.stderr)
             return 2
-        report = pipeline.run(args.images, args.rounds, args.batch)
-        print(pipeline.format_report(report))
-        if args.json:
-            atomic_write_text(args.json, json.dumps(report, indent=2))
+    sizes = args.sizes or list(box_search_bench.SIZES)
+    n, brute = args.maps, args.brute_maps
+    if args.quick:
+        sizes, n, brute = [(64, 64), (224, 224)], 8, 1
+    report = box_search_bench.run(
+        n_maps=n,
+        sizes=sizes,
+        repeats=args.repeats,
+        brute_maps=brute,
+        batch_size=args.batch if not args.quick else 32,
+        seed=args.seed,
+        progress=lambda msg: print(f"... {msg}", file=sys.stderr, flush=True),
+    )
+    if args.json == "-":
+        print(box_search_bench.report_json(report))
         return 0
-    if args.command == "bench" and args.benchmark == "box-search":
-        from saliencyaug.bench import box_search
-        from saliencyaug.io import atomic_write_text
-
-        for name in ("maps", "repeats", "batch"):
-            if getattr(args, name) < 1:
-                print(f"error: --{name} must be at least 1", file=sys.stderr)
-                return 2
-        sizes = args.sizes or list(box_search.SIZES)
-        n, brute = args.maps, args.brute_maps
-        if args.quick:
-            sizes, n, brute = [(64, 64), (224, 224)], 8, 1
-        report = box_search.run(
-            n_maps=n,
-            sizes=sizes,
-            repeats=args.repeats,
-            brute_maps=brute,
-            batch_size=args.batch if not args.quick else 32,
-            seed=args.seed,
-            progress=lambda msg: print(f"... {msg}", file=sys.stderr, flush=True),
-        )
-        if args.json == "-":
-            print(box_search.report_json(report))
-            return 0
-        print(box_search.format_report(report))
-        if args.json:
-            atomic_write_text(args.json, box_search.report_json(report))
-        return 0
-    return 2  # pragma: no cover - argparse enforces the choices
+    print(box_search_bench.format_report(report))
+    if args.json:
+        atomic_write_text(args.json, box_search_bench.report_json(report))
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

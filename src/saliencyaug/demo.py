@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from saliencyaug.boxes import BoxSearch
+from saliencyaug.image import colorize
+from saliencyaug.io import atomic_write_bytes
 from saliencyaug.saliency import get_detector
-from saliencyaug.visualize import BOX_COLORS, TileCanvas, colorize
+from saliencyaug.visualize import BOX_COLORS, TileCanvas
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 DEFAULT_DETECTORS = ("spectral_residual", "fine_grained", "rbd", "geodesic")
@@ -81,7 +83,7 @@ def render_demo(
             color = BOX_COLORS[c % len(BOX_COLORS)]
             canvas.place(r, c + 1, colorize(s), det_name, [found[-1]], [color])
         canvas.place(r, 0, img, name)
-        canvas.place(r, len(detectors) + 1, img, f"boxes ({search.objective})", found)
+        canvas.place(r, len(detectors) + 1, img, f"boxes ({search.name})", found)
     return canvas.to_array()
 
 
@@ -89,15 +91,12 @@ def run_demo(
     out: str | Path = "saliencyaug-demo.png",
     detectors: Sequence[str] = DEFAULT_DETECTORS,
     synthetic: bool = False,
-    objective: str = "excess",
+    search: BoxSearch | None = None,
 ) -> Path:
     """Render the demo grid and write it atomically as a PNG; returns the path."""
     from PIL import Image
 
-    from saliencyaug.io import atomic_write_bytes
-
     images = synthetic_scenes() if synthetic else bundled_photos()
-    search = BoxSearch(objective) if objective != "mean" else BoxSearch("mean", min_area=0.1)
     grid = render_demo(images, detectors, search)
     buf = io.BytesIO()
     Image.fromarray(grid).save(buf, format="PNG", optimize=True)

@@ -98,7 +98,7 @@ def _all_backends(s: np.ndarray, **kw: object) -> list[Box]:
     out = [search(s), search(torch.from_numpy(s))]
     out += [Box(*map(int, r)) for r in search.batch(batch)]
     out += [Box(*map(int, r)) for r in search.batch(torch.from_numpy(batch))]
-    if search.objective in ("excess", "fixed"):
+    if search.name in ("excess", "fixed"):
         out += [Box(*map(int, r)) for r in best_boxes_torch(search, torch.from_numpy(batch))]
     return out
 
@@ -285,10 +285,11 @@ def test_real_detector_maps_match_brute_force(real_maps: list[np.ndarray], kw: d
 
 def test_noise_map_uses_the_budgeted_fallback_and_stays_exact() -> None:
     # uniform noise defeats the bounds, so the search switches to per-band solving
-    from saliencyaug.boxes import _kernels
+    from saliencyaug.boxes import Excess, _kernels
+    from saliencyaug.boxes.search import excess_plan
 
     s = np.random.default_rng(3).random((48, 48))
-    prepared = BoxSearch()._excess_q(s, "s")
+    prepared = excess_plan(Excess(), s, "s")
     *_, evals = _kernels.excess_box(*prepared, 0.05)
     assert evals > 0.05 * 48 * 49 / 2  # the budget was exhausted
     assert best_box(s) == brute_force_best_box(s)

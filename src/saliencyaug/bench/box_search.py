@@ -19,14 +19,18 @@ maps per second, and ratios to the baselines measured in the same run.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+
+from saliencyaug.bench.environment import machine_header
+from saliencyaug.boxes import BoxSearch, _kernels, best_boxes, brute_force_best_box
+from saliencyaug.boxes.torch_search import best_boxes_torch
+from saliencyaug.demo import PHOTOS, bundled_photos
+from saliencyaug.saliency import fine_grained, spectral_residual
 
 SIZES: tuple[tuple[int, int], ...] = ((64, 64), (224, 224), (375, 500))
 
@@ -71,9 +75,6 @@ def make_maps(n: int, size: tuple[int, int], seed: int = 0) -> dict[str, np.ndar
     """
     import cv2
 
-    from saliencyaug.demo import PHOTOS, bundled_photos
-    from saliencyaug.saliency import fine_grained, spectral_residual
-
     rng = np.random.default_rng(seed)
     photos = [img for _, img in bundled_photos((*PHOTOS, "cat", "immunohistochemistry", "camera"))]
     h, w = size
@@ -110,28 +111,6 @@ def _time_each(
     return out
 
 
-def _header() -> dict[str, Any]:
-    import cv2
-    import numba
-    import torch
-
-    import saliencyaug
-
-    return {
-        "saliencyaug": saliencyaug.__version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "torch": torch.__version__,
-        "opencv": cv2.__version__,
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "cpu_count": os.cpu_count(),
-        "numba_threads": numba.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "timing": "per map best of repeats; median over maps; single map calls on one thread",
-    }
-
-
 def run(
     n_maps: int = 64,
     sizes: Sequence[tuple[int, int]] = SIZES,
@@ -155,10 +134,10 @@ def run(
     """
     import numba
 
-    from saliencyaug.boxes import BoxSearch, _kernels, brute_force_best_box
-
     say = progress or (lambda _msg: None)
-    report = Report(_header())
+    report = Report(
+        machine_header("per map best of repeats; median over maps; single map calls on one thread")
+    )
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
@@ -254,10 +233,6 @@ def _batch_rows(
 ) -> list[dict[str, Any]]:
     import numba
     import torch
-
-    from saliencyaug.boxes import best_boxes
-    from saliencyaug.boxes.search import BoxSearch
-    from saliencyaug.boxes.torch_search import best_boxes_torch
 
     say(f"batch of {batch_size} at 224x224")
     maps = make_maps(batch_size, (224, 224), seed + 1)["real"]

@@ -18,13 +18,17 @@ from typing import Any
 
 import numpy as np
 
+from saliencyaug.bench.environment import machine_header
+from saliencyaug.boxes import BoxSearch
+from saliencyaug.demo import PHOTOS, bundled_photos
+from saliencyaug.saliency import spectral_residual
+from saliencyaug.transforms import BatchSaliencySwap, SaliencySwap, moco_v2_view
+
 TARGETS = {"cached": 1.3, "spectral_residual": 2.0}
 
 
 def _photos(n: int, seed: int) -> list[np.ndarray]:
     import cv2
-
-    from saliencyaug.demo import PHOTOS, bundled_photos
 
     rng = np.random.default_rng(seed)
     base = [img for _, img in bundled_photos((*PHOTOS, "cat"))]
@@ -44,31 +48,11 @@ def _photos(n: int, seed: int) -> list[np.ndarray]:
     return out
 
 
-def _moco_tail() -> list[Any]:
-    import torch
-    from torchvision.transforms import v2
-
-    return [
-        v2.RandomHorizontalFlip(),
-        v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
-        v2.RandomGrayscale(0.2),
-        v2.GaussianBlur(23, (0.1, 2.0)),
-        v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
-    ]
-
-
 def run(n_images: int = 64, rounds: int = 5, batch: int = 256, seed: int = 0) -> dict[str, Any]:
     """Measure and return ``{"header", "rows", "batch", "targets"}``."""
     import torch
     from torchvision import tv_tensors
     from torchvision.transforms import v2
-
-    from saliencyaug.bench.box_search import _header
-    from saliencyaug.boxes import BoxSearch
-    from saliencyaug.saliency import spectral_residual
-    from saliencyaug.transforms import SaliencySwap
-    from saliencyaug.transforms.batch_swap import BatchSaliencySwap
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -87,16 +71,16 @@ def run(n_images: int = 64, rounds: int = 5, batch: int = 256, seed: int = 0) ->
         cached_pool = list(zip(tensors, boxes, strict=True))
         pipelines: dict[str, tuple[Callable[..., Any], Callable[[int], tuple[Any, ...]]]] = {
             "RandomResizedCrop (baseline)": (
-                v2.Compose([v2.RandomResizedCrop(224), *_moco_tail()]),
+                moco_v2_view(v2.RandomResizedCrop(224), blur_p=1.0),
                 lambda i: (tensors[i],),
             ),
             "SaliencySwap, cached boxes": (
-                v2.Compose([SaliencySwap(cached_pool, size=224), *_moco_tail()]),
+                moco_v2_view(SaliencySwap(cached_pool, size=224), blur_p=1.0),
                 lambda i: (tensors[i], boxes[i]),
             ),
             "SaliencySwap, spectral_residual on the fly": (
-                v2.Compose(
-                    [SaliencySwap(tensors, size=224, detector="spectral_residual"), *_moco_tail()]
+                moco_v2_view(
+                    SaliencySwap(tensors, size=224, detector="spectral_residual"), blur_p=1.0
                 ),
                 lambda i: (tensors[i],),
             ),
@@ -162,7 +146,7 @@ def run(n_images: int = 64, rounds: int = 5, batch: int = 256, seed: int = 0) ->
             "met": rows[2]["vs_baseline"] <= TARGETS["spectral_residual"],
         },
     ]
-    header = _header() | {"torch_threads": 1, "images": n_images, "rounds": rounds}
+    header = machine_header() | {"torch_threads": 1, "images": n_images, "rounds": rounds}
     return {"header": header, "rows": rows, "batch": batch_rows, "targets": targets}
 
 

@@ -25,21 +25,24 @@ from typing import Any
 
 import numpy as np
 
+from saliencyaug.bench.environment import machine_header
+from saliencyaug.losses import MoCoLoss, SaliencyAlignmentLoss, byol_loss
+from saliencyaug.models import (
+    ConvPredictor,
+    ConvProjector,
+    MLPHead,
+    ResNetBackbone,
+    ema_copy,
+    ema_update,
+)
+from saliencyaug.synthesized import DecoderPairObjective, FeatureDecoder
+from saliencyaug.transforms import IMAGENET_MEAN, IMAGENET_STD
+
 
 def _step_fn(variant: str, batch: int, size: int, hidden: int, decoder_size: int = 224) -> Any:
     if variant in ("moco", "pairs"):
         return _moco_step_fn(variant == "pairs", batch, size, decoder_size)
     import torch
-
-    from saliencyaug.losses import SaliencyAlignmentLoss, byol_loss
-    from saliencyaug.models import (
-        ConvPredictor,
-        ConvProjector,
-        MLPHead,
-        ResNetBackbone,
-        ema_copy,
-        ema_update,
-    )
 
     torch.manual_seed(0)
     backbone = ResNetBackbone("resnet18", stages=(4,))
@@ -65,12 +68,12 @@ def _step_fn(variant: str, batch: int, size: int, hidden: int, decoder_size: int
         with torch.no_grad():
             t1, t2 = target[0](x1), target[0](x2)
             th1, th2 = target[1](t1.pooled), target[1](t2.pooled)
-        loss = byol_loss(p1, th2, p2, th1)
+        loss = byol_loss((p1, p2), (th1, th2))
         if cvsa:
             pc1, pc2 = cpred(cproj(out1.maps[4])), cpred(cproj(out2.maps[4]))
             with torch.no_grad():
                 tc1, tc2 = target[2](t1.maps[4]), target[2](t2.maps[4])
-            loss = loss + align(pc1, tc2, pc2, tc1, m1, m2)
+            loss = loss + align((pc1, pc2), (tc1, tc2), (m1, m2))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -84,19 +87,16 @@ def _moco_step_fn(pairs: bool, batch: int, size: int, decoder_size: int) -> Any:
     import torch
     from torch import nn
 
-    from saliencyaug.losses import DecoderPairLoss, MoCoLoss
-    from saliencyaug.models import FeatureDecoder, ResNetBackbone, ema_copy, ema_update
-
     torch.manual_seed(0)
     backbone = ResNetBackbone("resnet18")
     head = nn.Sequential(nn.Linear(512, 2048), nn.ReLU(inplace=True), nn.Linear(2048, 128))
     online = nn.ModuleList([backbone, head])
     target = ema_copy(online)
-    moco = MoCoLoss(128, 65536, 0.2)
+    moco = MoCoLoss(128, 65536, temperature=0.2)
     params = list(online.parameters())
     if pairs:
         decoder = FeatureDecoder(512, decoder_size)
-        pair_loss = DecoderPairLoss(512, mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
+        pair_loss = DecoderPairObjective(512, mean=IMAGENET_MEAN, std=IMAGENET_STD)
         params += list(decoder.parameters())
     opt = torch.optim.SGD(params, lr=0.03, momentum=0.9, weight_decay=1e-4)
     x1, x2, clean = (torch.randn(batch, 3, size, size) for _ in range(3))
@@ -108,9 +108,16 @@ def _moco_step_fn(pairs: bool, batch: int, size: int, decoder_size: int) -> Any:
             k = target[1](target[0](x2).pooled)
         loss = moco(q, k)
         if pairs:
-            loss = pair_loss(
-                lambda x: backbone(x).pooled, head, decoder, clean, v1.detach(), loss
-            ).total
+            loss = (
+                loss
+                + pair_loss(
+                    encoder=lambda x: backbone(x).pooled,
+                    projector=head,
+                    decoder=decoder,
+                    images=clean,
+                    augmented_features=v1.detach(),
+                ).loss
+            )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -156,8 +163,6 @@ def run(
     """Alternate the two variants' subprocesses ``repeats`` times; medians and ratio."""
     import torch
 
-    from saliencyaug.bench.box_search import _header
-
     results: dict[str, list[dict[str, Any]]] = {pair[0]: [], pair[1]: []}
     for _ in range(repeats):
         for variant in pair:
@@ -178,7 +183,7 @@ def run(
             }
         )
     ratio = rows[1]["median_step_s"] / rows[0]["median_step_s"]
-    header = _header() | {
+    header = machine_header() | {
         "torch_threads": torch.get_num_threads(),
         "batch": batch,
         "size": size,

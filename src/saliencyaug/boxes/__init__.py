@@ -1,4 +1,4 @@
-"""Best-box search on saliency maps (SPEC.md section 2).
+"""Best-box search on saliency maps: box geometry, objectives and the exact search.
 
 Example:
     >>> import numpy as np
@@ -11,25 +11,48 @@ Example:
 from __future__ import annotations
 
 from saliencyaug.boxes.brute_force import brute_force_best_box
-from saliencyaug.boxes.search import (
-    OBJECTIVES,
+from saliencyaug.boxes.geometry import (
     Box,
-    BoxSearch,
-    Objective,
-    best_box,
-    best_boxes,
-    largest_component_box,
-    otsu_threshold,
+    box_mask,
+    boxes_to_list,
+    largest_box,
+    mask_box,
+    scale_box,
+    to_bounding_boxes,
 )
+from saliencyaug.boxes.objectives import (
+    OBJECTIVES,
+    Excess,
+    Fixed,
+    Mean,
+    Objective,
+    ObjectiveName,
+    Threshold,
+    make_objective,
+)
+from saliencyaug.boxes.search import BoxSearch, best_box, best_boxes
+from saliencyaug.boxes.thresholds import largest_component_box, otsu_threshold
 
 __all__ = [
     "OBJECTIVES",
     "Box",
     "BoxSearch",
+    "Excess",
+    "Fixed",
+    "Mean",
     "Objective",
+    "ObjectiveName",
+    "Threshold",
     "best_box",
     "best_boxes",
+    "box_mask",
+    "boxes_to_list",
     "brute_force_best_box",
+    "largest_box",
     "largest_component_box",
+    "make_objective",
+    "mask_box",
     "otsu_threshold",
+    "scale_box",
+    "to_bounding_boxes",
 ]

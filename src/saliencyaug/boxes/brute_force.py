@@ -14,52 +14,53 @@ from typing import Any
 import numpy as np
 
 from saliencyaug.boxes import _kernels
+from saliencyaug.boxes.geometry import Box
+from saliencyaug.boxes.objectives import Excess, Fixed, Mean, Objective, ObjectiveName
 from saliencyaug.boxes.search import (
-    Box,
     BoxSearch,
     MapLike,
-    Objective,
     as_saliency_array,
-    otsu_threshold,
+    excess_plan,
+    fixed_plan,
+    mean_plan,
+    threshold_foreground,
 )
 
 
-def brute_force_best_box(saliency: MapLike, objective: Objective = "excess", **params: Any) -> Box:
+def brute_force_best_box(
+    saliency: MapLike, objective: ObjectiveName | Objective = "excess", **params: Any
+) -> Box:
     """Best box by exhaustive enumeration; same arguments and result as :func:`best_box`.
 
     Args:
         saliency: ``(H, W)`` finite real map.
-        objective: ``"excess"``, ``"mean"``, ``"threshold"`` or ``"fixed"``.
+        objective: ``"excess"``, ``"mean"``, ``"threshold"``, ``"fixed"`` or an objective.
         **params: as for :class:`saliencyaug.boxes.BoxSearch`.
 
     Returns:
-        The optimal :class:`Box` under SPEC.md's tie rule.
+        The optimal :class:`Box` under the library's tie rule.
 
     Example:
-        >>> import numpy as np
         >>> s = np.zeros((5, 5)); s[1:3, 2:4] = 1.0
         >>> brute_force_best_box(s)
         Box(x0=2, y0=1, x1=4, y1=3)
     """
-    search = BoxSearch(objective, **params)
+    spec = BoxSearch(objective, **params).objective
     arr = as_saliency_array(saliency)
     h, w = arr.shape
-    if objective == "excess":
-        prepared = search._excess_q(arr, "saliency")
+    if isinstance(spec, Excess):
+        prepared = excess_plan(spec, arr)
         if prepared is None:
             return Box(0, 0, w, h)
         _, _, y0, x0, y1, x1 = _kernels.brute_force_sum(prepared[0], 1, h, 1, w, 0)
-    elif objective == "mean":
-        q, (hmin, _, wmin, _, amin) = search._mean_q(arr, "saliency")
+    elif isinstance(spec, Mean):
+        q, (hmin, _, wmin, _, amin) = mean_plan(spec, arr)
         y0, x0, y1, x1 = _kernels.brute_force_mean(q, hmin, wmin, amin)
-    elif objective == "fixed":
-        q, bh, bw = search._fixed_q(arr, "saliency")
+    elif isinstance(spec, Fixed):
+        q, bh, bw = fixed_plan(spec, arr)
         _, _, y0, x0, y1, x1 = _kernels.brute_force_sum(q, bh, bh, bw, bw, 0)
     else:
-        if not np.isfinite(arr).all():
-            raise ValueError("saliency contains NaN or inf; a saliency map must be finite")
-        t = otsu_threshold(arr) if search.threshold == "otsu" else float(search.threshold)
-        return _largest_component_scipy(arr > t)
+        return _largest_component_scipy(threshold_foreground(spec, arr))
     return Box(int(x0), int(y0), int(x1), int(y1))
 
 

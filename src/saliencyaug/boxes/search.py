@@ -1,28 +1,18 @@
-"""Exact best-box search on saliency maps (SPEC.md section 2).
+"""Exact best-box search on saliency maps (``docs/method.md``, "Best box").
 
-The CVSA paper's Eq. 2 (the box with the highest mean saliency) is degenerate as written: a
-1x1 box on the brightest pixel wins. This module offers four well-posed objectives:
-
-``excess`` (default)
-    Maximise ``sum over the box of (S - tau)``, ``tau = mean(S)`` by default (or a float, or
-    ``"otsu"``). It needs no size parameter and boxes the region denser than the image
-    average. If no pixel exceeds ``tau`` (a constant map) the box is the whole image.
-``mean``
-    Eq. 2 made well-posed: the highest mean over boxes of height >= ``min_size[0]`` and
-    width >= ``min_size[1]``, or of area >= ``min_area * H * W``.
-``threshold``
-    Bounding box of the largest 8-connected component of ``S > t`` (``t`` Otsu by default),
-    the convention of weakly-supervised localisation.
-``fixed``
-    The window of a given ``size`` with the highest mean (SaliencyMix-style).
+:class:`BoxSearch` pairs an objective of :mod:`saliencyaug.boxes.objectives` with the search
+that solves it: ``excess`` by branch and bound, ``mean`` by Dinkelbach's method over the same
+engine, ``fixed`` by sliding windows, ``threshold`` by connected components.
 
 ``excess`` and ``mean`` are exact: the returned box's objective equals the brute-force optimum
 over all boxes (:func:`saliencyaug.boxes.brute_force_best_box`). To make that exact rather than
 "within float tolerance", each map is first converted to fixed point: ``rint((S - offset) *
 scale)`` in int64, with ``scale`` chosen per map as large as possible without any box sum
-overflowing (about 2**61 / (H * W) of the map's range for ``excess``; see ``_kernels.mean_scale``
-for ``mean``). Sums are then exact, so ties are exact and are broken by SPEC.md's rule: the
-smaller box, then the first in row-major order of ``(y0, x0, y1, x1)``.
+overflowing (about 2**61 / (H * W) of the map's range for ``excess``; see
+``_kernels.mean_scale`` for ``mean``). Sums are then exact, so ties are exact and are broken by
+one rule: the smaller box, then the first in row-major order of ``(y0, x0, y1, x1)``. The
+fixed-point maps ("plans") are built here once and shared by the fast search and the
+brute-force reference, so both optimise the very same integer objective.
 
 Boxes are integer XYXY, half-open (``x0 <= x < x1``), never empty, inside the map, as
 ``torchvision.tv_tensors.BoundingBoxes(format="XYXY")``.
@@ -30,55 +20,33 @@ Boxes are integer XYXY, half-open (``x0 <= x < x1``), never empty, inside the ma
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, Union, overload
 
 import numpy as np
 
-from saliencyaug.boxes import _kernels
+from saliencyaug.boxes import _batch_kernels, _kernels, torch_search
+from saliencyaug.boxes.geometry import Box
+from saliencyaug.boxes.objectives import (
+    Excess,
+    Fixed,
+    Mean,
+    Objective,
+    ObjectiveName,
+    Threshold,
+    make_objective,
+    objective_from_dict,
+    objective_to_dict,
+)
+from saliencyaug.boxes.thresholds import largest_component_box
 
 if TYPE_CHECKING:
     import torch
 
-Objective = Literal["excess", "mean", "threshold", "fixed"]
-OBJECTIVES: tuple[str, ...] = ("excess", "mean", "threshold", "fixed")
-
 # Fraction of the row-band pairs the branch and bound may evaluate before it solves the open
 # nodes band by band; bounds the worst case (noise maps) near one plain O(H^2 W) pass.
-_BUDGET_FRACTION = 0.05
+BUDGET_FRACTION = 0.05
 
 MapLike = Union[np.ndarray, "torch.Tensor"]
-
-
-class Box(NamedTuple):
-    """An integer XYXY half-open box: ``x0 <= x < x1``, ``y0 <= y < y1``.
-
-    Example:
-        >>> box = Box(2, 1, 5, 4)
-        >>> box.width, box.height, box.area
-        (3, 3, 9)
-    """
-
-    x0: int
-    y0: int
-    x1: int
-    y1: int
-
-    @property
-    def width(self) -> int:
-        """``x1 - x0``."""
-        return self.x1 - self.x0
-
-    @property
-    def height(self) -> int:
-        """``y1 - y0``."""
-        return self.y1 - self.y0
-
-    @property
-    def area(self) -> int:
-        """Number of pixels inside the box."""
-        return self.width * self.height
 
 
 # ----------------------------------------------------------------------------------------
@@ -102,24 +70,24 @@ def as_saliency_array(saliency: Any, name: str = "saliency", ndim: int = 2) -> n
         TypeError: not an array/tensor, or a non-real dtype.
         ValueError: wrong number of dimensions or an empty map.
     """
+    shape = "(H, W)" if ndim == 2 else "(B, H, W)"
     if hasattr(saliency, "detach") and hasattr(saliency, "cpu"):  # torch.Tensor
         tensor = saliency.detach()
         if tensor.is_complex():
             raise TypeError(f"{name} must have a real dtype, got {tensor.dtype}")
-        if tensor.dtype.is_floating_point and tensor.dtype not in _numpy_float_dtypes():
+        if tensor.dtype.is_floating_point and tensor.dtype.itemsize < 4:
             tensor = tensor.float()
         arr = tensor.cpu().numpy()
     elif isinstance(saliency, np.ndarray):
         arr = saliency
     else:
         raise TypeError(
-            f"{name} must be a numpy array or torch tensor of shape "
-            f"{'(H, W)' if ndim == 2 else '(B, H, W)'}, got {type(saliency).__name__}"
+            f"{name} must be a numpy array or torch tensor of shape {shape}, "
+            f"got {type(saliency).__name__}"
         )
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must have a real (bool, integer or float) dtype, got {arr.dtype}")
     if arr.ndim != ndim:
-        shape = "(H, W)" if ndim == 2 else "(B, H, W)"
         raise ValueError(f"{name} must have shape {shape}, got {tuple(arr.shape)}")
     if arr.size == 0 or (ndim == 3 and (arr.shape[1] == 0 or arr.shape[2] == 0)):
         raise ValueError(f"{name} must not be empty, got shape {tuple(arr.shape)}")
@@ -128,13 +96,8 @@ def as_saliency_array(saliency: Any, name: str = "saliency", ndim: int = 2) -> n
     return np.ascontiguousarray(arr)
 
 
-def _numpy_float_dtypes() -> tuple[Any, ...]:
-    import torch
-
-    return (torch.float32, torch.float64)
-
-
-def _check_finite_stats(arr: np.ndarray, name: str) -> tuple[float, float]:
+def check_finite_range(arr: np.ndarray, name: str) -> tuple[float, float]:
+    """``(min, max)`` of a map, checked finite with a finite range ``max - min``."""
     # numpy's SIMD min/max propagate NaN and an inf is always the min or the max, so both
     # being finite is exactly "the map is finite", checked without another pass
     lo = float(arr.min())
@@ -146,41 +109,79 @@ def _check_finite_stats(arr: np.ndarray, name: str) -> tuple[float, float]:
     return lo, hi
 
 
-def _pair(value: Any, name: str) -> tuple[int, int]:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        pair = (int(value), int(value))
-    elif (
-        isinstance(value, (tuple, list))
-        and len(value) == 2
-        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
-    ):
-        pair = (int(value[0]), int(value[1]))
+# ----------------------------------------------------------------------------------------
+# Plans: fixed-point maps shared by the fast search and the brute-force reference
+# ----------------------------------------------------------------------------------------
+
+
+def excess_plan(
+    objective: Excess, arr: np.ndarray, name: str = "saliency"
+) -> tuple[np.ndarray, int, int, int, int] | None:
+    """int64 ``rint((S - tau) / span * scale)`` and the rectangle ``(y0, y1, x0, x1)`` of its
+    positive entries, or None when no pixel exceeds ``tau`` (the box is then the whole map)."""
+    h, w = arr.shape
+    lo, hi = check_finite_range(arr, name)
+    if hi == lo:  # constant map: no pixel exceeds any tau that is its mean
+        return None
+    tau = float(objective.levels(1, lambda: arr[None])[0])
+    if np.isnan(tau):
+        tau = float(_kernels.exact_mean(arr, max(abs(lo), abs(hi))))
+    if hi <= tau:
+        return None
+    span = max(hi - tau, tau - lo)
+    q, y0, y1, x0, x1 = _kernels.quantize_support(arr, tau, span, _kernels.excess_scale(h, w))
+    if y0 == h:  # every excess rounds to zero at the map's resolution
+        return None
+    return q, y0, y1, x0, x1
+
+
+def mean_plan(
+    objective: Mean, arr: np.ndarray, name: str = "saliency"
+) -> tuple[np.ndarray, tuple[int, int, int, int, int]]:
+    """Non-negative int64 map for ``mean`` and its limits ``(hmin, hmax, wmin, wmax, amin)``."""
+    h, w = arr.shape
+    limits = objective.limits(h, w)
+    lo, hi = check_finite_range(arr, name)
+    span = hi - lo if hi > lo else 1.0
+    q = _kernels.quantize(arr, lo, span, _kernels.mean_scale(h, w, limits[1] * limits[3]))
+    return q, limits
+
+
+def fixed_plan(
+    objective: Fixed, arr: np.ndarray, name: str = "saliency"
+) -> tuple[np.ndarray, int, int]:
+    """Non-negative int64 map for ``fixed`` and the window's ``(height, width)``."""
+    bh, bw = objective.window(*arr.shape)
+    lo, hi = check_finite_range(arr, name)
+    span = hi - lo if hi > lo else 1.0
+    return _kernels.quantize(arr, lo, span, _kernels.fixed_scale(bh, bw)), bh, bw
+
+
+def threshold_foreground(objective: Threshold, arr: np.ndarray, name: str = "saliency") -> Any:
+    """The boolean foreground ``S > t`` of the ``threshold`` objective."""
+    check_finite_range(arr, name)
+    return arr > objective.level(arr)
+
+
+def _search_one(objective: Objective, arr: np.ndarray, name: str) -> Box:
+    if isinstance(objective, Threshold):
+        return largest_component_box(threshold_foreground(objective, arr, name))
+    if isinstance(objective, Excess):
+        prepared = excess_plan(objective, arr, name)
+        if prepared is None:
+            return Box(0, 0, arr.shape[1], arr.shape[0])
+        _, y0, x0, y1, x1, _ = _kernels.excess_box(*prepared, BUDGET_FRACTION)
+    elif isinstance(objective, Mean):
+        q, (hmin, hmax, wmin, wmax, amin) = mean_plan(objective, arr, name)
+        sh, sw = objective.smallest_window(*arr.shape)
+        y0, x0, y1, x1 = _kernels.fixed_size_box(q, sh, sw)
+        y0, x0, y1, x1, _ = _kernels.mean_box(
+            q, hmin, hmax, wmin, wmax, amin, y0, x0, y1, x1, BUDGET_FRACTION
+        )
     else:
-        raise TypeError(f"{name} must be an int or a (height, width) pair of ints, got {value!r}")
-    if pair[0] < 1 or pair[1] < 1:
-        raise ValueError(f"{name} must be positive, got {pair}")
-    return pair
-
-
-# ----------------------------------------------------------------------------------------
-# Fixed-point conversion
-# ----------------------------------------------------------------------------------------
-
-
-def otsu_threshold(saliency: np.ndarray) -> float:
-    """Otsu's threshold of a map (scikit-image, 256 bins); the map's value if it is constant.
-
-    The map is normalised to [0, 1] first so that very large values cannot overflow Otsu's
-    between-class variance.
-    """
-    from skimage.filters import threshold_otsu
-
-    lo = float(saliency.min())
-    hi = float(saliency.max())
-    if lo == hi:
-        return lo
-    unit = (np.asarray(saliency, dtype=np.float64) - lo) / (hi - lo)
-    return lo + float(threshold_otsu(unit)) * (hi - lo)
+        q, bh, bw = fixed_plan(objective, arr, name)
+        y0, x0, y1, x1 = _kernels.fixed_size_box(q, bh, bw)
+    return Box(int(x0), int(y0), int(x1), int(y1))
 
 
 # ----------------------------------------------------------------------------------------
@@ -188,83 +189,74 @@ def otsu_threshold(saliency: np.ndarray) -> float:
 # ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class BoxSearch:
     """A best-box objective with its parameters; call it on a map to get a :class:`Box`.
 
     Args:
-        objective: ``"excess"`` (default), ``"mean"``, ``"threshold"`` or ``"fixed"``.
-        tau: ``excess`` only: the level subtracted from the map; ``"mean"`` (default),
-            ``"otsu"`` or a float.
-        min_size: ``mean`` only: minimum ``(height, width)`` (an int means a square).
-        min_area: ``mean`` only: minimum area as a fraction of ``H * W`` in (0, 1].
-        size: ``fixed`` only: the window's ``(height, width)``.
-        threshold: ``threshold`` only: ``"otsu"`` (default) or a float; pixels strictly
-            above it form the foreground.
+        objective: ``"excess"`` (default), ``"mean"``, ``"threshold"``, ``"fixed"``, or an
+            objective instance (:class:`~saliencyaug.boxes.objectives.Excess`, ...).
+        **params: the objective's parameters: ``tau`` (excess), ``min_size`` / ``min_area``
+            (mean), ``threshold`` (threshold), ``size`` (fixed).
 
     Raises:
-        ValueError: an unknown objective, a parameter given to an objective that does not
-            use it, or a parameter out of range.
+        ValueError: an unknown objective, a parameter the objective does not take, or a
+            parameter out of range.
+        TypeError: a parameter of the wrong type.
 
     Example:
-        >>> import numpy as np
         >>> s = np.zeros((8, 8), np.float32); s[2:5, 3:7] = 1
         >>> BoxSearch()(s)
         Box(x0=3, y0=2, x1=7, y1=5)
         >>> BoxSearch("mean", min_size=4)(s)
         Box(x0=3, y0=1, x1=7, y1=5)
+        >>> BoxSearch("excess", tau=0.5)
+        BoxSearch(Excess(tau=0.5))
     """
 
-    objective: Objective = "excess"
-    tau: float | Literal["mean", "otsu"] = "mean"
-    min_size: int | tuple[int, int] | None = None
-    min_area: float | None = None
-    size: int | tuple[int, int] | None = None
-    threshold: float | Literal["otsu"] = "otsu"
+    __slots__ = ("objective",)
+    objective: Objective
 
-    def __post_init__(self) -> None:
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
-        if self.objective != "excess" and self.tau != "mean":
-            raise ValueError(f"tau applies to objective='excess' only, not {self.objective!r}")
-        if self.objective != "mean" and (self.min_size is not None or self.min_area is not None):
-            raise ValueError("min_size and min_area apply to objective='mean' only")
-        if self.objective != "fixed" and self.size is not None:
-            raise ValueError("size applies to objective='fixed' only")
-        if self.objective != "threshold" and self.threshold != "otsu":
-            raise ValueError("threshold applies to objective='threshold' only")
-        if isinstance(self.tau, str):
-            if self.tau not in ("mean", "otsu"):
-                raise ValueError(f"tau must be 'mean', 'otsu' or a finite float, got {self.tau!r}")
-        elif not (isinstance(self.tau, (int, float)) and math.isfinite(self.tau)):
-            raise ValueError(f"tau must be 'mean', 'otsu' or a finite float, got {self.tau!r}")
-        if isinstance(self.threshold, str):
-            if self.threshold != "otsu":
-                raise ValueError(f"threshold must be 'otsu' or a float, got {self.threshold!r}")
-        elif not (isinstance(self.threshold, (int, float)) and math.isfinite(self.threshold)):
-            raise ValueError(f"threshold must be 'otsu' or a finite float, got {self.threshold!r}")
-        if self.objective == "mean":
-            if (self.min_size is None) == (self.min_area is None):
-                raise ValueError(
-                    "objective='mean' needs exactly one of min_size=(h, w) or min_area=fraction: "
-                    "without a size limit the 1x1 box on the brightest pixel wins (Eq. 2 of the "
-                    "CVSA paper is degenerate as written)"
-                )
-            if self.min_size is not None:
-                _pair(self.min_size, "min_size")
-            elif not (isinstance(self.min_area, (int, float)) and 0 < self.min_area <= 1):
-                raise ValueError(f"min_area must be a fraction in (0, 1], got {self.min_area!r}")
-        if self.objective == "fixed":
-            if self.size is None:
-                raise ValueError("objective='fixed' needs size=(height, width)")
-            _pair(self.size, "size")
+    def __init__(self, objective: ObjectiveName | Objective = "excess", **params: Any) -> None:
+        object.__setattr__(self, "objective", make_objective(objective, **params))
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError("BoxSearch is immutable")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (BoxSearch, (self.objective,))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BoxSearch) and other.objective == self.objective
+
+    def __hash__(self) -> int:
+        return hash(self.objective)
+
+    def __repr__(self) -> str:
+        return f"BoxSearch({self.objective!r})"
+
+    @property
+    def name(self) -> ObjectiveName:
+        """The objective's name."""
+        return self.objective.name
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready ``{"objective": name, **parameters}`` (box-file headers, the CLI)."""
+        return objective_to_dict(self.objective)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BoxSearch:
+        """Inverse of :meth:`to_dict`."""
+        return cls(objective_from_dict(data))
 
     def __call__(self, saliency: MapLike) -> Box:
         """Best box of one ``(H, W)`` map (numpy array or tensor on any device)."""
-        arr = as_saliency_array(saliency)
-        return self._search(arr, "saliency")
+        return _search_one(self.objective, as_saliency_array(saliency), "saliency")
 
-    def batch(self, saliency: MapLike) -> Any:
+    @overload
+    def batch(self, saliency: np.ndarray) -> np.ndarray: ...
+    @overload
+    def batch(self, saliency: torch.Tensor) -> torch.Tensor: ...
+    def batch(self, saliency: MapLike) -> np.ndarray | torch.Tensor:
         """Best boxes of a ``(B, H, W)`` batch: an int64 ``(B, 4)`` array or tensor.
 
         numpy input gives a numpy array (computed in parallel over the batch with numba's
@@ -272,158 +264,58 @@ class BoxSearch:
         run on the GPU (see :mod:`saliencyaug.boxes.torch_search`); the other objectives copy
         the maps to the CPU.
         """
-        return _batch(self, saliency)
+        if hasattr(saliency, "detach") and hasattr(saliency, "device"):
+            import torch
 
-    # -- internals -----------------------------------------------------------------------
-
-    def _search(self, arr: np.ndarray, name: str) -> Box:
-        if self.objective == "threshold":
-            _check_finite_stats(arr, name)
-            return self._threshold(arr)
-        if self.objective == "excess":
-            prepared = self._excess_q(arr, name)
-            if prepared is None:
-                return Box(0, 0, arr.shape[1], arr.shape[0])
-            _, y0, x0, y1, x1, _ = _kernels.excess_box(*prepared, _BUDGET_FRACTION)
-        elif self.objective == "mean":
-            q, (hmin, hmax, wmin, wmax, amin) = self._mean_q(arr, name)
-            sh, sw = _smallest_admissible(*arr.shape, hmin, wmin, amin)
-            y0, x0, y1, x1 = _kernels.fixed_size_box(q, sh, sw)
-            y0, x0, y1, x1, _ = _kernels.mean_box(
-                q, hmin, hmax, wmin, wmax, amin, y0, x0, y1, x1, _BUDGET_FRACTION
-            )
-        else:
-            q, bh, bw = self._fixed_q(arr, name)
-            y0, x0, y1, x1 = _kernels.fixed_size_box(q, bh, bw)
-        return Box(int(x0), int(y0), int(x1), int(y1))
-
-    # Fixed-point maps, shared by the fast search and the brute-force reference so that both
-    # optimise the very same integer objective.
-
-    def _excess_q(self, arr: np.ndarray, name: str) -> tuple[np.ndarray, int, int, int, int] | None:
-        """int64 ``rint((S - tau) / span * scale)`` and the rectangle ``(y0, y1, x0, x1)`` of its
-        positive entries, or None when no pixel exceeds tau."""
-        h, w = arr.shape
-        lo, hi = _check_finite_stats(arr, name)
-        if hi == lo:  # constant map: no pixel exceeds any tau that is its mean
-            return None
-        tau = self._tau(arr, lo, hi)
-        span = max(hi - tau, tau - lo)
-        if hi <= tau:
-            return None
-        q, y0, y1, x0, x1 = _kernels.quantize_support(arr, tau, span, _kernels.excess_scale(h, w))
-        if y0 == h:  # every excess rounds to zero at the map's resolution
-            return None
-        return q, y0, y1, x0, x1
-
-    def _mean_q(
-        self, arr: np.ndarray, name: str
-    ) -> tuple[np.ndarray, tuple[int, int, int, int, int]]:
-        """Non-negative int64 map for ``mean`` and its limits (hmin, hmax, wmin, wmax, amin)."""
-        h, w = arr.shape
-        limits = self._mean_limits(h, w)
-        lo, hi = _check_finite_stats(arr, name)
-        span = hi - lo if hi > lo else 1.0
-        q = _kernels.quantize(arr, lo, span, _kernels.mean_scale(h, w, limits[1] * limits[3]))
-        return q, limits
-
-    def _fixed_q(self, arr: np.ndarray, name: str) -> tuple[np.ndarray, int, int]:
-        """Non-negative int64 map for ``fixed`` and the window's (height, width)."""
-        bh, bw = self._fixed_size(*arr.shape)
-        lo, hi = _check_finite_stats(arr, name)
-        span = hi - lo if hi > lo else 1.0
-        return _kernels.quantize(arr, lo, span, _kernels.fixed_scale(bh, bw)), bh, bw
-
-    def _tau(self, arr: np.ndarray, lo: float, hi: float) -> float:
-        if self.tau == "mean":
-            return float(_kernels.exact_mean(arr, max(abs(lo), abs(hi))))
-        if self.tau == "otsu":
-            return otsu_threshold(arr)
-        return float(self.tau)
-
-    def _mean_limits(self, h: int, w: int) -> tuple[int, int, int, int, int]:
-        """(hmin, hmax, wmin, wmax, amin) for the search; see :func:`mean_limits`."""
-        return mean_limits(h, w, self.min_size, self.min_area)
-
-    def _fixed_size(self, h: int, w: int) -> tuple[int, int]:
-        bh, bw = _pair(self.size, "size")
-        if bh > h or bw > w:
-            raise ValueError(f"size {(bh, bw)} does not fit in a map of shape {(h, w)}")
-        return bh, bw
-
-    def _threshold(self, arr: np.ndarray) -> Box:
-        t = otsu_threshold(arr) if self.threshold == "otsu" else float(self.threshold)
-        return largest_component_box(arr > t)
+            if saliency.device.type != "cpu" and isinstance(self.objective, (Excess, Fixed)):
+                return torch_search.best_boxes_torch(self, saliency)
+            out = _batch_numpy(self.objective, as_saliency_array(saliency, ndim=3))
+            return torch.from_numpy(out).to(saliency.device)
+        return _batch_numpy(self.objective, as_saliency_array(saliency, ndim=3))
 
 
-def mean_limits(
-    h: int, w: int, min_size: int | tuple[int, int] | None, min_area: float | None
-) -> tuple[int, int, int, int, int]:
-    """Search limits ``(hmin, hmax, wmin, wmax, amin)`` for the ``mean`` objective.
-
-    A box of height >= 2 * hmin splits into two boxes that both satisfy the limits, one of them
-    with a mean at least as large and a smaller area; so the tie-rule optimum has height
-    < 2 * hmin and width < 2 * wmin, and the search is confined to those sizes.
-
-    Raises:
-        ValueError: the minimum size or area does not fit in the map.
-    """
-    if min_size is not None:
-        hmin, wmin = _pair(min_size, "min_size")
-        if hmin > h or wmin > w:
-            raise ValueError(f"min_size {(hmin, wmin)} is larger than the map's shape {(h, w)}")
-        return hmin, min(h, 2 * hmin - 1), wmin, min(w, 2 * wmin - 1), 0
-    assert min_area is not None
-    amin = max(1, math.ceil(min_area * h * w - 1e-9))
-    return 1, h, 1, w, amin
-
-
-def _smallest_admissible(h: int, w: int, hmin: int, wmin: int, amin: int) -> tuple[int, int]:
-    if amin <= hmin * wmin:
-        return hmin, wmin
-    bh = min(h, max(hmin, math.isqrt(amin - 1) + 1))
-    bw = max(wmin, -(-amin // bh))
-    if bw > w:
-        bw = w
-        bh = -(-amin // w)
-    return bh, bw
-
-
-def largest_component_box(foreground: np.ndarray) -> Box:
-    """Bounding box of the largest 8-connected component of a boolean mask.
-
-    Ties between equally large components go to the smaller bounding box, then the first in
-    row-major order. An all-false mask gives the whole image.
-
-    Args:
-        foreground: bool ``(H, W)``.
-
-    Returns:
-        The component's bounding :class:`Box`.
-    """
-    import cv2
-
-    h, w = foreground.shape
-    if not foreground.any():
-        return Box(0, 0, w, h)
-    n, _, stats, _ = cv2.connectedComponentsWithStats(
-        foreground.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S
-    )
-    comps = stats[1:n].astype(np.int64)
-    x0, y0, cw, ch, area = comps.T
-    order = np.lexsort((x0 + cw, y0 + ch, x0, y0, cw * ch, -area))
-    i = order[0]
-    return Box(int(x0[i]), int(y0[i]), int(x0[i] + cw[i]), int(y0[i] + ch[i]))
+def _batch_numpy(objective: Objective, arr: np.ndarray) -> np.ndarray:
+    b, h, w = arr.shape
+    flat = arr.reshape(b, -1)
+    lo, hi = flat.min(axis=1), flat.max(axis=1)
+    bad = ~(np.isfinite(lo) & np.isfinite(hi))
+    if bad.any():
+        raise ValueError(
+            f"saliency[{int(np.argmax(bad))}] contains NaN or inf; a saliency map must be finite"
+        )
+    with np.errstate(over="ignore"):
+        overflow = ~np.isfinite(hi.astype(np.float64) - lo.astype(np.float64))
+    if overflow.any():
+        raise ValueError(
+            f"saliency[{int(np.argmax(overflow))}]'s range max - min overflows float64; "
+            "rescale the map"
+        )
+    if isinstance(objective, Excess):
+        taus = objective.levels(b, lambda: arr)
+        return _batch_kernels.batch_excess(arr, taus, BUDGET_FRACTION)
+    if isinstance(objective, Threshold):
+        return np.array(
+            [largest_component_box(threshold_foreground(objective, m)) for m in arr],
+            dtype=np.int64,
+        ).reshape(b, 4)
+    if isinstance(objective, Fixed):
+        bh, bw = objective.window(h, w)
+        return _batch_kernels.batch_fixed(arr, bh, bw)
+    hmin, hmax, wmin, wmax, amin = objective.limits(h, w)
+    sh, sw = objective.smallest_window(h, w)
+    return _batch_kernels.batch_mean(arr, hmin, hmax, wmin, wmax, amin, sh, sw, BUDGET_FRACTION)
 
 
-def best_box(saliency: MapLike, objective: Objective = "excess", **params: Any) -> Box:
-    """Best box of one saliency map under an objective of SPEC.md section 2.
+def best_box(
+    saliency: MapLike, objective: ObjectiveName | Objective = "excess", **params: Any
+) -> Box:
+    """Best box of one saliency map.
 
     Args:
         saliency: ``(H, W)`` real map, numpy or torch (any device), finite.
-        objective: ``"excess"`` (default), ``"mean"``, ``"threshold"`` or ``"fixed"``.
-        **params: the objective's parameters: ``tau``, ``min_size``, ``min_area``, ``size``,
-            ``threshold`` (see :class:`BoxSearch`).
+        objective: ``"excess"`` (default), ``"mean"``, ``"threshold"``, ``"fixed"`` or an
+            objective instance.
+        **params: the objective's parameters (see :class:`BoxSearch`).
 
     Returns:
         The :class:`Box` ``(x0, y0, x1, y1)``, half-open.
@@ -433,7 +325,6 @@ def best_box(saliency: MapLike, objective: Objective = "excess", **params: Any) 
         ValueError: wrong shape, empty map, NaN or inf, bad parameters.
 
     Example:
-        >>> import numpy as np
         >>> s = np.zeros((6, 9)); s[1:4, 2:8] = 0.9
         >>> best_box(s)
         Box(x0=2, y0=1, x1=8, y1=4)
@@ -441,63 +332,41 @@ def best_box(saliency: MapLike, objective: Objective = "excess", **params: Any) 
     return BoxSearch(objective, **params)(saliency)
 
 
-def best_boxes(saliency: MapLike, objective: Objective = "excess", **params: Any) -> Any:
+@overload
+def best_boxes(
+    saliency: np.ndarray, objective: ObjectiveName | Objective = ..., **params: Any
+) -> np.ndarray: ...
+@overload
+def best_boxes(
+    saliency: torch.Tensor, objective: ObjectiveName | Objective = ..., **params: Any
+) -> torch.Tensor: ...
+def best_boxes(
+    saliency: MapLike, objective: ObjectiveName | Objective = "excess", **params: Any
+) -> np.ndarray | torch.Tensor:
     """Best boxes of a ``(B, H, W)`` batch; see :meth:`BoxSearch.batch`.
 
     Returns:
         int64 ``(B, 4)`` XYXY boxes: a numpy array for numpy input, a tensor on the input's
         device for tensor input.
+
+    Example:
+        >>> maps = np.zeros((2, 5, 5)); maps[0, 1:3, 1:3] = 1; maps[1, 2:5, 0:2] = 1
+        >>> best_boxes(maps).tolist()
+        [[1, 1, 3, 3], [0, 2, 2, 5]]
     """
     return BoxSearch(objective, **params).batch(saliency)
 
 
-def _batch(search: BoxSearch, saliency: MapLike) -> Any:
-    is_tensor = hasattr(saliency, "detach") and hasattr(saliency, "device")
-    if is_tensor and saliency.device.type != "cpu" and search.objective in ("excess", "fixed"):
-        from saliencyaug.boxes import torch_search
-
-        return torch_search.best_boxes_torch(search, saliency)
-    arr = as_saliency_array(saliency, ndim=3)
-    out = _batch_numpy(search, arr)
-    if is_tensor:
-        import torch
-
-        return torch.from_numpy(out).to(saliency.device)
-    return out
-
-
-def _batch_numpy(search: BoxSearch, arr: np.ndarray) -> np.ndarray:
-    b, h, w = arr.shape
-    ok, bad = _kernels_batch_stats(arr)
-    if not ok:
-        raise ValueError(f"saliency[{bad}] contains NaN or inf; a saliency map must be finite")
-    if search.objective == "excess":
-        if search.tau == "mean":
-            taus = np.full(b, np.nan)  # computed per map by the kernel (exact_mean)
-        elif search.tau == "otsu":
-            taus = np.array([otsu_threshold(m) for m in arr], dtype=np.float64)
-        else:
-            taus = np.full(b, float(search.tau))
-        return _batch_kernels().batch_excess(arr, taus, _BUDGET_FRACTION)
-    if search.objective == "threshold":
-        return np.array([search._threshold(m) for m in arr], dtype=np.int64).reshape(b, 4)
-    if search.objective == "fixed":
-        bh, bw = search._fixed_size(h, w)
-        return _batch_kernels().batch_fixed(arr, bh, bw)
-    hmin, hmax, wmin, wmax, amin = search._mean_limits(h, w)
-    sh, sw = _smallest_admissible(h, w, hmin, wmin, amin)
-    return _batch_kernels().batch_mean(arr, hmin, hmax, wmin, wmax, amin, sh, sw, _BUDGET_FRACTION)
-
-
-def _kernels_batch_stats(arr: np.ndarray) -> tuple[bool, int]:
-    finite = np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1)
-    if finite.all():
-        return True, -1
-    return False, int(np.argmin(finite))
-
-
-def _batch_kernels() -> Any:
-    # imported lazily: compiling the parallel kernels is only paid by batch users
-    from saliencyaug.boxes import _batch_kernels as mod
-
-    return mod
+__all__ = [
+    "BUDGET_FRACTION",
+    "BoxSearch",
+    "MapLike",
+    "as_saliency_array",
+    "best_box",
+    "best_boxes",
+    "check_finite_range",
+    "excess_plan",
+    "fixed_plan",
+    "mean_plan",
+    "threshold_foreground",
+]

@@ -15,23 +15,29 @@ summed-area table and one ``argmax``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
+
+from saliencyaug.boxes.objectives import Excess, Fixed
 
 if TYPE_CHECKING:
-    from saliencyaug.boxes.search import BoxSearch
+    import torch
 
 _MAX_SIDE = 8191  # keys pack (area, x0, y1) into 26 + 13 + 13 bits
 
 
 def _round_half_up(v: torch.Tensor) -> torch.Tensor:
     """``floor(v + 0.5)`` as int64, the rounding of the numba kernels."""
+    import torch
+
     return torch.floor(v + 0.5).to(torch.int64)
 
 
 def _ldexp(v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     """``v * 2**k`` exactly, in two steps so that ``2**k`` itself never overflows."""
+    import torch
+
     k1 = torch.div(k, 2, rounding_mode="floor")
     k2 = k - k1
     two = torch.tensor(2.0, dtype=torch.float64, device=v.device)
@@ -48,6 +54,8 @@ def exact_mean_torch(maps: torch.Tensor, absmax: torch.Tensor) -> torch.Tensor:
     Returns:
         float64 ``(B,)``.
     """
+    import torch
+
     b, h, w = maps.shape
     n = h * w
     e = torch.frexp(absmax).exponent.to(torch.int64)
@@ -64,11 +72,12 @@ def _quantize(
     return _round_half_up((maps - offset.view(-1, 1, 1)) / span.view(-1, 1, 1) * scale)
 
 
-def best_boxes_torch(search: BoxSearch, saliency: torch.Tensor) -> torch.Tensor:
+def best_boxes_torch(search: Any, saliency: torch.Tensor) -> torch.Tensor:
     """Best ``excess`` or ``fixed`` boxes of a ``(B, H, W)`` tensor, computed on its device.
 
     Args:
-        search: a :class:`~saliencyaug.boxes.BoxSearch` with objective ``excess`` or ``fixed``.
+        search: a :class:`~saliencyaug.boxes.BoxSearch` (or an objective) of ``excess`` or
+            ``fixed``.
         saliency: real ``(B, H, W)`` tensor, finite.
 
     Returns:
@@ -77,10 +86,12 @@ def best_boxes_torch(search: BoxSearch, saliency: torch.Tensor) -> torch.Tensor:
     Raises:
         ValueError: another objective, a wrong shape, NaN/inf, or a side over 8191 pixels.
     """
-    from saliencyaug.boxes.search import as_saliency_array, otsu_threshold
+    import torch
 
-    if search.objective not in ("excess", "fixed"):
-        raise ValueError(f"best_boxes_torch runs 'excess' and 'fixed', not {search.objective!r}")
+    objective = getattr(search, "objective", search)
+    if not isinstance(objective, (Excess, Fixed)):
+        name = getattr(objective, "name", type(objective).__name__)
+        raise ValueError(f"best_boxes_torch runs 'excess' and 'fixed', not {name!r}")
     if not isinstance(saliency, torch.Tensor):
         raise TypeError(f"saliency must be a torch.Tensor, got {type(saliency).__name__}")
     if saliency.ndim != 3 or saliency.numel() == 0:
@@ -99,22 +110,23 @@ def best_boxes_torch(search: BoxSearch, saliency: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"saliency[{bad}] contains NaN or inf; a saliency map must be finite")
     lo = maps.flatten(1).amin(dim=1)
     hi = maps.flatten(1).amax(dim=1)
+    overflow = ~torch.isfinite(hi - lo)
+    if bool(overflow.any()):
+        bad = int(torch.nonzero(overflow)[0])
+        raise ValueError(f"saliency[{bad}]'s range max - min overflows float64; rescale the map")
 
-    if search.objective == "fixed":
-        bh, bw = search._fixed_size(h, w)
+    if isinstance(objective, Fixed):
+        bh, bw = objective.window(h, w)
         span = torch.where(hi > lo, hi - lo, torch.ones_like(hi))
         q = _quantize(maps, lo, span, float(2**61 // (bh * bw)))
         return _fixed(q, bh, bw)
 
-    if search.tau == "mean":
-        tau = exact_mean_torch(maps, torch.maximum(lo.abs(), hi.abs()))
-    elif search.tau == "otsu":
-        cpu = as_saliency_array(saliency.detach().cpu(), ndim=3)
-        tau = torch.tensor(
-            [otsu_threshold(m) for m in cpu], dtype=torch.float64, device=maps.device
+    levels = objective.levels(b, lambda: maps.cpu().numpy())
+    tau = torch.from_numpy(levels).to(maps.device)
+    if bool(np.isnan(levels).any()):
+        tau = torch.where(
+            torch.isnan(tau), exact_mean_torch(maps, torch.maximum(lo.abs(), hi.abs())), tau
         )
-    else:
-        tau = torch.full((b,), float(search.tau), dtype=torch.float64, device=maps.device)
     span = torch.maximum(hi - tau, tau - lo)
     degenerate = (hi == lo) | (hi <= tau)
     span = torch.where(degenerate, torch.ones_like(span), span)
@@ -126,6 +138,8 @@ def best_boxes_torch(search: BoxSearch, saliency: torch.Tensor) -> torch.Tensor:
 
 
 def _fixed(q: torch.Tensor, bh: int, bw: int) -> torch.Tensor:
+    import torch
+
     b, h, w = q.shape
     ii = torch.zeros((b, h + 1, w + 1), dtype=torch.int64, device=q.device)
     ii[:, 1:, 1:] = q.cumsum(1).cumsum(2)
@@ -138,7 +152,9 @@ def _fixed(q: torch.Tensor, bh: int, bw: int) -> torch.Tensor:
 
 
 def _excess(q: torch.Tensor) -> torch.Tensor:
-    """Exhaustive exact max-sum box per map with SPEC.md's tie rule."""
+    """Exhaustive exact max-sum box per map with the library's tie rule."""
+    import torch
+
     b, h, w = q.shape
     dev = q.device
     cq = torch.zeros((b, h + 1, w), dtype=torch.int64, device=dev)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from saliencyaug._image import to_rgb_uint8
+from saliencyaug.image import to_rgb_uint8
 
 _FIX = (
     "OpenCV's contrib modules are missing: install exactly one OpenCV wheel, the contrib one "

@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from saliencyaug._image import to_rgb_uint8
+from saliencyaug.boxes.geometry import xyxy_array
+from saliencyaug.image import to_rgb_uint8
 
 
 def box_saliency(boxes: Any, canvas_size: tuple[int, int] | None = None) -> np.ndarray:
@@ -39,56 +40,11 @@ def box_saliency(boxes: Any, canvas_size: tuple[int, int] | None = None) -> np.n
                [0., 1., 1., 0.],
                [0., 0., 0., 0.]], dtype=float32)
     """
-    xyxy, (h, w) = _xyxy_boxes(boxes, canvas_size)
+    xyxy, (h, w) = xyxy_array(boxes, canvas_size)
     out = np.zeros((h, w), dtype=np.float32)
     for x0, y0, x1, y1 in xyxy:
         out[y0:y1, x0:x1] = 1.0
     return out
-
-
-def _xyxy_boxes(
-    boxes: Any, canvas_size: tuple[int, int] | None
-) -> tuple[np.ndarray, tuple[int, int]]:
-    try:
-        from torchvision import tv_tensors
-        from torchvision.ops import box_convert
-    except ImportError:  # pragma: no cover - torchvision is a dependency
-        tv_tensors = None
-    if tv_tensors is not None and isinstance(boxes, tv_tensors.BoundingBoxes):
-        canvas_size = tuple(int(v) for v in boxes.canvas_size)  # type: ignore[assignment]
-        fmt = boxes.format.name.lower()
-        data = boxes.as_subclass(type(boxes).__mro__[1]).reshape(-1, 4).float()
-        if fmt != "xyxy":
-            data = box_convert(data, in_fmt=fmt, out_fmt="xyxy")
-        arr = data.cpu().numpy()
-    else:
-        if hasattr(boxes, "detach"):
-            boxes = boxes.detach().cpu().numpy()
-        arr = np.asarray(boxes, dtype=np.float64)
-        if arr.ndim == 1:
-            arr = arr[None]
-    if canvas_size is None:
-        raise ValueError(
-            "canvas_size=(H, W) is required unless boxes is a tv_tensors.BoundingBoxes"
-        )
-    if arr.ndim != 2 or arr.shape[1] != 4 or arr.shape[0] == 0:
-        raise ValueError(f"boxes must be XYXY of shape (4,) or (N, 4), got {arr.shape}")
-    h, w = canvas_size
-    xyxy = np.rint(arr).astype(np.int64)
-    bad = (
-        (xyxy[:, 0] < 0)
-        | (xyxy[:, 1] < 0)
-        | (xyxy[:, 2] > w)
-        | (xyxy[:, 3] > h)
-        | (xyxy[:, 2] <= xyxy[:, 0])
-        | (xyxy[:, 3] <= xyxy[:, 1])
-    )
-    if bad.any():
-        raise ValueError(
-            f"boxes must be non-empty XYXY boxes inside the {h}x{w} canvas, "
-            f"got {arr[bad][0].tolist()}"
-        )
-    return xyxy, (int(h), int(w))
 
 
 class ModuleSaliency:

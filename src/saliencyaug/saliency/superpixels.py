@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from saliencyaug.image import to_rgb_uint8
+
 # scipy's sparse graphs treat an explicit 0 as "no edge"; identical neighbours keep an edge.
 EDGE_EPS = 1e-9
 
@@ -130,8 +132,6 @@ def superpixel_saliency(
     Raises:
         ValueError: a non-positive ``n_segments`` or ``compactness``, or a bad image.
     """
-    from saliencyaug._image import to_rgb_uint8
-
     for name, value in (("n_segments", n_segments), ("compactness", compactness)):
         if not value > 0:
             raise ValueError(f"{name} must be positive, got {value!r}")

@@ -1,0 +1,255 @@
+"""Argument checks shared by every public entry (one wording for one mistake).
+
+Each check raises ``TypeError`` for a wrong type and ``ValueError`` for a wrong value, with a
+message that names the argument and says what was expected, and returns the value normalised
+(e.g. a numpy scalar as a Python float). ``bool`` is never accepted where a number is meant.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import sys
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:
+    import torch
+
+T = TypeVar("T")
+Reduction = Literal["mean", "sum", "none"]
+REDUCTIONS: tuple[Reduction, ...] = ("mean", "sum", "none")
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def is_tensor(value: Any) -> bool:
+    """``isinstance(value, torch.Tensor)`` without importing torch (if torch was never imported,
+    nothing can be a tensor)."""
+    mod = sys.modules.get("torch")
+    return mod is not None and isinstance(value, mod.Tensor)
+
+
+def is_real_number(value: Any) -> bool:
+    """A real number that is not a bool (Python, numpy or 0-d tensor)."""
+    if isinstance(value, bool):
+        return False
+    if is_tensor(value):
+        return (
+            value.ndim == 0 and not value.is_complex() and value.dtype != sys.modules["torch"].bool
+        )
+    if type(value).__module__ == "numpy" and type(value).__name__ == "bool_":
+        return False
+    return isinstance(value, numbers.Real)
+
+
+def is_integer(value: Any) -> bool:
+    """An integer that is not a bool (Python or numpy)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, numbers.Integral)
+
+
+def real(name: str, value: Any) -> float:
+    """A finite real number as ``float``."""
+    if not is_real_number(value):
+        raise TypeError(f"{name} must be a real number, got {_type_name(value)} {value!r}")
+    out = float(value)
+    if not math.isfinite(out):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return out
+
+
+def positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
+    """A finite number > 0 (``>= 0`` with ``allow_zero``)."""
+    out = real(name, value)
+    if out < 0 or (out == 0 and not allow_zero):
+        expected = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return out
+
+
+def probability(name: str, value: Any) -> float:
+    """A number in [0, 1]."""
+    out = real(name, value)
+    if not 0.0 <= out <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+    return out
+
+
+def in_range(
+    name: str, value: Any, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False
+) -> float:
+    """A number in the interval between ``lo`` and ``hi`` (closed unless told open)."""
+    out = real(name, value)
+    ok = (out > lo if lo_open else out >= lo) and (out < hi if hi_open else out <= hi)
+    if not ok:
+        left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+        raise ValueError(f"{name} must lie in {left}{lo:g}, {hi:g}{right}, got {value!r}")
+    return out
+
+
+def integer(name: str, value: Any, *, minimum: int | None = None) -> int:
+    """An int (not bool), at least ``minimum`` when given."""
+    if not is_integer(value):
+        raise TypeError(f"{name} must be an int, got {_type_name(value)} {value!r}")
+    out = int(value)
+    if minimum is not None and out < minimum:
+        expected = "positive" if minimum == 1 else f"at least {minimum}"
+        raise ValueError(f"{name} must be {expected}, got {out}")
+    return out
+
+
+def boolean(name: str, value: Any) -> bool:
+    """A ``bool`` (numpy bools included)."""
+    if isinstance(value, bool):
+        return value
+    if type(value).__module__ == "numpy" and type(value).__name__ == "bool_":
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {_type_name(value)} {value!r}")
+
+
+def choice(name: str, value: Any, choices: Collection[T]) -> T:
+    """One of ``choices`` (compared with ``==``; strings only match strings)."""
+    for c in choices:
+        if type(value) is type(c) and value == c:
+            return c
+    raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+
+
+def reduction(value: Any) -> Reduction:
+    """``"mean"``, ``"sum"`` or ``"none"``."""
+    return choice("reduction", value, REDUCTIONS)
+
+
+def range_pair(
+    name: str,
+    value: Any,
+    lo: float,
+    hi: float,
+    *,
+    lo_open: bool = True,
+) -> tuple[float, float]:
+    """A ``(min, max)`` pair with ``lo < min <= max <= hi`` (``lo <= min`` if not ``lo_open``)."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise TypeError(f"{name} must be a (min, max) pair, got {value!r}")
+    a, b = (real(f"{name}[{i}]", v) for i, v in enumerate(value))
+    ok_lo = a > lo if lo_open else a >= lo
+    if not (ok_lo and a <= b <= hi):
+        op = "<" if lo_open else "<="
+        raise ValueError(f"{name} must satisfy {lo:g} {op} min <= max <= {hi:g}, got {value!r}")
+    return a, b
+
+
+def size_pair(name: str, value: Any) -> tuple[int, int]:
+    """A positive int (a square) or a ``(height, width)`` pair of positive ints."""
+    if is_integer(value):
+        pair = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(map(is_integer, value)):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise TypeError(f"{name} must be an int or a (height, width) pair of ints, got {value!r}")
+    if min(pair) < 1:
+        raise ValueError(f"{name} must be positive, got {pair}")
+    return pair
+
+
+def tensor(
+    name: str,
+    value: Any,
+    *,
+    ndim: int | Sequence[int] | None = None,
+    shape: str = "",
+    floating: bool = False,
+    finite: bool = False,
+    nonempty: bool = True,
+) -> torch.Tensor:
+    """A tensor with the given number of dimensions (``shape`` describes it in messages),
+    optionally floating point, finite and non-empty."""
+    want = f" {shape}" if shape else ""
+    if not is_tensor(value):
+        raise TypeError(f"{name} must be a{want} torch.Tensor, got {_type_name(value)}")
+    if ndim is not None:
+        dims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if value.ndim not in dims:
+            raise ValueError(
+                f"{name} must have shape{want or ' with ' + str(dims) + ' dims'}, "
+                f"got {tuple(value.shape)}"
+            )
+    if floating and not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
+    if nonempty and value.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(value.shape)}")
+    if finite:
+        finite_tensor(name, value)
+    return value
+
+
+def finite_tensor(name: str, value: torch.Tensor) -> torch.Tensor:
+    """Raise if a tensor holds NaN or inf."""
+    if value.is_floating_point() and not bool(value.isfinite().all()):
+        raise ValueError(f"{name} contains NaN or inf")
+    return value
+
+
+def finite_values(name: str, value: torch.Tensor) -> torch.Tensor:
+    """:func:`finite_tensor`, skipped while ``torch.compile`` traces (a data-dependent check
+    would break the graph; compiled code is checked when run eagerly)."""
+    import torch
+
+    if torch.compiler.is_compiling():
+        return value
+    return finite_tensor(name, value)
+
+
+def same_batch(names: Sequence[str], tensors: Sequence[torch.Tensor]) -> int:
+    """The common batch size (dim 0) of several tensors."""
+    sizes = [int(t.shape[0]) for t in tensors]
+    if len(set(sizes)) != 1:
+        listed = ", ".join(f"{n}: {s}" for n, s in zip(names, sizes, strict=True))
+        raise ValueError(f"{', '.join(names)} must have the same batch size, got {listed}")
+    return sizes[0]
+
+
+def view_pair(
+    name: str, value: Any, *, same: Literal["shape", "channels", "batch"] = "shape"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A pair ``(view_1, view_2)`` of tensors that agree in shape, or only in batch and
+    channels (feature maps of views of different sizes), or only in batch (masks)."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise TypeError(
+            f"{name} must be a pair (view_1, view_2) of tensors, got {_type_name(value)}"
+        )
+    a, b = value
+    for i, t in enumerate((a, b)):
+        if not is_tensor(t):
+            raise TypeError(f"{name}[{i}] must be a torch.Tensor, got {_type_name(t)}")
+    dims = {"shape": None, "channels": 2, "batch": 1}[same]
+    if (same != "batch" and a.ndim != b.ndim) or a.shape[:dims] != b.shape[:dims]:
+        what = {
+            "shape": "the same shape",
+            "channels": "the same batch and channels",
+            "batch": "the same batch size",
+        }[same]
+        raise ValueError(
+            f"{name} must hold two views of {what}, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+    return a, b
+
+
+def reduce(values: torch.Tensor, how: Reduction) -> torch.Tensor:
+    """Apply a reduction over every element."""
+    if how == "mean":
+        return values.mean()
+    if how == "sum":
+        return values.sum()
+    return values
+
+
+def callable_(name: str, value: Any) -> Any:
+    """A callable."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {_type_name(value)}")
+    return value

@@ -1,0 +1,249 @@
+"""Images at the library's boundary: loading, listing and conversion (one home for all of it).
+
+Accepted everywhere an image goes in: PIL images (any mode PIL converts to RGB), ``(H, W)`` /
+``(H, W, C)`` numpy arrays and ``(C, H, W)`` / ``(H, W)`` tensors with C in {1, 3, 4} (gray,
+RGB, RGBA; RGB order; alpha dropped), uint8 0..255 or float 0..1.
+
+Example:
+    >>> import numpy as np
+    >>> to_rgb_uint8(np.full((2, 3), 0.5)).shape
+    (2, 3, 3)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from saliencyaug import _checks
+
+if TYPE_CHECKING:
+    import torch
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+_CHANNELS = (1, 3, 4)
+
+
+def _type_message(image: Any, name: str) -> str:
+    return (
+        f"{name} must be a PIL image, an (H, W[, C]) numpy array or a (C, H, W) tensor, "
+        f"got {type(image).__name__}"
+    )
+
+
+def to_rgb_uint8(image: Any, name: str = "image") -> np.ndarray:
+    """Convert an image to a C-contiguous ``(H, W, 3)`` uint8 RGB array.
+
+    Gray images are replicated to three channels; an alpha channel is dropped (like
+    ``PIL.Image.convert("RGB")``).
+
+    Args:
+        image: PIL image; numpy ``(H, W)`` or ``(H, W, C)`` with C in {1, 3, 4}; tensor
+            ``(C, H, W)`` or ``(H, W)``. Integer data must be uint8 (or bool), float data must
+            lie in [0, 1].
+        name: argument name for error messages.
+
+    Returns:
+        uint8 array ``(H, W, 3)``.
+
+    Raises:
+        TypeError: an unsupported type or dtype.
+        ValueError: a wrong shape, an empty image, float values outside [0, 1] or NaN.
+
+    Example:
+        >>> to_rgb_uint8(np.zeros((4, 5, 4), np.uint8)).shape
+        (4, 5, 3)
+    """
+    arr = _as_hwc(image, name)
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    arr = _to_uint8(arr, name)
+    c = arr.shape[2]
+    if c == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    elif c == 4:
+        arr = arr[:, :, :3]
+    return np.ascontiguousarray(arr)
+
+
+def image_size(image: Any, name: str = "image") -> tuple[int, int]:
+    """``(H, W)`` of an image in any accepted form, without converting its pixels.
+
+    Example:
+        >>> image_size(np.zeros((4, 7, 3), np.uint8))
+        (4, 7)
+    """
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        return image.height, image.width
+    if _checks.is_tensor(image):
+        if image.ndim not in (2, 3):
+            raise ValueError(f"{name} tensor must be (C, H, W) or (H, W), got {tuple(image.shape)}")
+        return int(image.shape[-2]), int(image.shape[-1])
+    if isinstance(image, np.ndarray):
+        if image.ndim not in (2, 3):
+            raise ValueError(f"{name} array must be (H, W) or (H, W, C), got {image.shape}")
+        return int(image.shape[0]), int(image.shape[1])
+    raise TypeError(_type_message(image, name))
+
+
+def to_image_tensor(image: Any, name: str = "image") -> torch.Tensor:
+    """Any accepted image to a 3-channel ``(3, H, W)`` tensor, keeping uint8 or float dtype.
+
+    PIL images and numpy arrays become uint8 (float arrays in [0, 1] are scaled); tensors keep
+    their dtype; gray is replicated, alpha dropped.
+
+    Raises:
+        TypeError / ValueError: an unsupported type, shape or dtype (naming ``name``).
+
+    Example:
+        >>> import torch
+        >>> to_image_tensor(torch.zeros(1, 4, 5)).shape
+        torch.Size([3, 4, 5])
+    """
+    import torch
+    from PIL import Image
+    from torchvision.transforms.v2 import functional as TF
+
+    if isinstance(image, Image.Image):
+        return TF.pil_to_tensor(image.convert("RGB"))
+    if isinstance(image, np.ndarray):
+        return torch.from_numpy(to_rgb_uint8(image, name)).permute(2, 0, 1).contiguous()
+    if isinstance(image, torch.Tensor):
+        t = image.as_subclass(torch.Tensor)
+        if t.ndim == 2:
+            t = t[None]
+        if t.ndim != 3 or t.shape[0] not in _CHANNELS:
+            raise ValueError(
+                f"{name} must be (C, H, W) with C in {_CHANNELS}, got {tuple(image.shape)}"
+            )
+        if t.shape[-1] == 0 or t.shape[-2] == 0:
+            raise ValueError(f"{name} must not be empty, got {tuple(image.shape)}")
+        if t.dtype != torch.uint8 and not t.is_floating_point():
+            raise TypeError(f"{name} must be uint8 or float, got {t.dtype}")
+        if t.shape[0] == 1:
+            t = t.expand(3, -1, -1)
+        elif t.shape[0] == 4:
+            t = t[:3]
+        return t
+    raise TypeError(_type_message(image, name))
+
+
+def to_hwc_uint8(image: Any) -> np.ndarray:
+    """An image (tensor in uint8 or [0, 1] float, or array) as uint8 ``(H, W, 3)`` for display.
+
+    Float tensors are clamped to [0, 1] first (normalised tensors are not un-normalised).
+    """
+    if _checks.is_tensor(image):
+        import torch
+
+        t = image.as_subclass(torch.Tensor).detach().cpu()
+        if t.is_floating_point():
+            t = (t.clamp(0, 1) * 255).round().to(torch.uint8)
+        return to_rgb_uint8(t.numpy().transpose(1, 2, 0) if t.ndim == 3 else t.numpy())
+    return to_rgb_uint8(image)
+
+
+def colorize(saliency: np.ndarray) -> np.ndarray:
+    """A float map in [0, 1] as an RGB uint8 image (OpenCV's inferno colour map).
+
+    Example:
+        >>> colorize(np.zeros((2, 3))).shape
+        (2, 3, 3)
+    """
+    import cv2
+
+    return np.asarray(
+        cv2.applyColorMap((np.clip(saliency, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)[
+            :, :, ::-1
+        ]
+    )
+
+
+def list_images(root: str | Path) -> list[Path]:
+    """Image files below ``root`` (recursive, by extension), sorted by relative path.
+
+    Raises:
+        ValueError: ``root`` is not a folder.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"image folder {str(root)!r} is not a directory")
+    files = [p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def load_image(path: str | Path) -> torch.Tensor:
+    """Decode an image file to a uint8 RGB ``(3, H, W)`` tensor (PIL; EXIF rotation ignored)."""
+    from PIL import Image
+    from torchvision.transforms.v2 import functional as TF
+
+    with Image.open(path) as im:
+        return TF.pil_to_tensor(im.convert("RGB"))
+
+
+def _as_hwc(image: Any, name: str) -> np.ndarray:
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        if image.mode not in ("L", "RGB", "RGBA"):
+            image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+        arr = np.asarray(image)
+        return arr[:, :, None] if arr.ndim == 2 else arr
+    if _checks.is_tensor(image):
+        import torch
+
+        t = image.detach()
+        if t.ndim == 2:
+            t = t.unsqueeze(0)
+        if t.ndim != 3 or t.shape[0] not in _CHANNELS:
+            raise ValueError(
+                f"{name} tensor must be (C, H, W) with C in {_CHANNELS} or (H, W), "
+                f"got {tuple(image.shape)}"
+            )
+        if t.is_floating_point() and t.dtype not in (torch.float32, torch.float64):
+            t = t.float()
+        return np.asarray(t.permute(1, 2, 0).cpu().numpy())
+    if isinstance(image, np.ndarray):
+        if image.ndim == 2:
+            return image[:, :, None]
+        if image.ndim != 3 or image.shape[2] not in _CHANNELS:
+            raise ValueError(
+                f"{name} array must be (H, W) or (H, W, C) with C in {_CHANNELS} (channels "
+                f"last), got {image.shape}"
+            )
+        return image
+    raise TypeError(_type_message(image, name))
+
+
+def _to_uint8(arr: np.ndarray, name: str) -> np.ndarray:
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == np.bool_:
+        return arr.astype(np.uint8) * 255
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} contains NaN or inf")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(
+                f"{name} is float with values in [{lo:g}, {hi:g}]; float images must lie in "
+                "[0, 1] (use uint8 for 0..255)"
+            )
+        return np.round(arr * 255.0).astype(np.uint8)
+    raise TypeError(f"{name} must be uint8, bool or float in [0, 1], got dtype {arr.dtype}")
+
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "colorize",
+    "image_size",
+    "list_images",
+    "load_image",
+    "to_hwc_uint8",
+    "to_image_tensor",
+    "to_rgb_uint8",
+]
