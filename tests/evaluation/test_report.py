@@ -6,15 +6,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
-import torchvision
 from PIL import Image
 
 from saliencyaug.boxes import Box
 from saliencyaug.cli import main
-from saliencyaug.data.box_cache import BoxCache, BoxRecord
-from saliencyaug.evaluation.report import load_encoder
+from saliencyaug.data.box_file import BoxCache, BoxRecord
 from saliencyaug.models import ResNetBackbone
 
 
@@ -75,33 +72,3 @@ def test_eval_command_writes_a_full_report(tmp_path: Path) -> None:
     assert 0 <= report["maxboxacc"]["MaxBoxAcc"] <= 100 and "MaxBoxAccV2" in report["maxboxacc"]
     # colour classes are linearly separable even for random features
     assert report["linear_probe_lbfgs"]["accuracy"] >= 0.9
-
-
-def test_load_encoder_layouts_and_errors(tmp_path: Path) -> None:
-    torch.manual_seed(0)
-    tv = torchvision.models.resnet18()
-    torch.save({"state_dict": tv.state_dict()}, tmp_path / "tv.pt")
-    enc = load_encoder(tmp_path / "tv.pt").eval()
-    x = torch.randn(1, 3, 64, 64)
-    tv.fc = torch.nn.Identity()
-    with torch.no_grad():
-        torch.testing.assert_close(enc(x).pooled, tv.eval()(x))
-    torch.save({"weights": 1}, tmp_path / "bad.pt")
-    with pytest.raises(ValueError, match="neither"):
-        load_encoder(tmp_path / "bad.pt")
-    assert (
-        main(
-            [
-                "eval",
-                "--checkpoint",
-                str(tmp_path / "bad.pt"),
-                "--train",
-                "a",
-                "--test",
-                "b",
-                "--out",
-                str(tmp_path / "r.json"),
-            ]
-        )
-        == 2
-    )

@@ -1,7 +1,29 @@
-"""Box caches and fine-grained dataset loaders."""
+"""Box files (precomputed boxes), their parallel builder, and fine-grained dataset loaders."""
 
 from __future__ import annotations
 
-from saliencyaug.data.box_cache import BoxCache, BoxRecord, BuildReport, build_box_cache
+from saliencyaug.data.box_builder import BuildReport, build_box_cache
+from saliencyaug.data.box_file import BoxCache, BoxRecord
+from saliencyaug.data.datasets import (
+    CUB200,
+    BoxedImageDataset,
+    FGVCAircraft,
+    ImageFolderWithBoxes,
+    NABirds,
+    Sample,
+    StanfordCars,
+)
 
-__all__ = ["BoxCache", "BoxRecord", "BuildReport", "build_box_cache"]
+__all__ = [
+    "CUB200",
+    "BoxCache",
+    "BoxRecord",
+    "BoxedImageDataset",
+    "BuildReport",
+    "FGVCAircraft",
+    "ImageFolderWithBoxes",
+    "NABirds",
+    "Sample",
+    "StanfordCars",
+    "build_box_cache",
+]

@@ -30,7 +30,8 @@ import torch
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
-from saliencyaug.transforms.backgrounds import list_images, load_image
+from saliencyaug.data.box_file import BoxCache
+from saliencyaug.image import list_images, load_image
 
 Split = Literal["train", "test"]
 
@@ -326,8 +327,6 @@ class ImageFolderWithBoxes(BoxedImageDataset):
         missing: Literal["skip", "detect"] = "skip",
         transform: Callable[..., Any] | None = None,
     ) -> None:
-        from saliencyaug.data.box_cache import BoxCache
-
         if missing not in ("skip", "detect"):
             raise ValueError(f"missing must be 'skip' or 'detect', got {missing!r}")
         root = Path(root)

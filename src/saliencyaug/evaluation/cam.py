@@ -14,6 +14,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from saliencyaug.evaluation.maxboxacc import normalize_scoremap
+from saliencyaug.image import colorize
+
 
 def class_activation_map(
     feature_map: torch.Tensor, weight: torch.Tensor, classes: torch.Tensor
@@ -57,9 +60,6 @@ def overlay(
         ((20, 30, 3), True)
     """
     import cv2
-
-    from saliencyaug.evaluation.maxboxacc import normalize_scoremap
-    from saliencyaug.visualize import colorize
 
     h, w = image.shape[:2]
     out = image.astype(np.float32)

@@ -20,47 +20,15 @@ from typing import Any
 
 import torch
 
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
-
-
-def load_encoder(path: str | Path, arch: str = "resnet18") -> torch.nn.Module:
-    """A :class:`~saliencyaug.models.ResNetBackbone` from a checkpoint (``weights_only=True``).
-
-    Accepts a ResNetBackbone ``state_dict``, a torchvision ResNet ``state_dict`` (``fc`` is
-    ignored), or a dict holding one of those under ``"backbone"``, ``"encoder"`` or
-    ``"state_dict"``.
-
-    Raises:
-        ValueError: the checkpoint matches neither layout.
-    """
-    import torchvision
-
-    from saliencyaug.models import ResNetBackbone
-
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    for key in ("backbone", "encoder", "state_dict", "model"):
-        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
-            state = state[key]
-            break
-    if not isinstance(state, dict):
-        raise ValueError(f"{path}: expected a state_dict, got {type(state).__name__}")
-    backbone = ResNetBackbone(arch, stages=(4,))
-    if any(k.startswith("stem.") for k in state):
-        backbone.load_state_dict(state)
-        return backbone
-    if any(k.startswith("conv1.") for k in state):
-        net = getattr(torchvision.models, arch)()
-        missing, unexpected = net.load_state_dict(
-            {k: v for k, v in state.items() if not k.startswith("fc.")}, strict=False
-        )
-        if [m for m in missing if not m.startswith("fc.")] or unexpected:
-            raise ValueError(
-                f"{path}: not a {arch} state_dict "
-                f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
-            )
-        return ResNetBackbone(net, stages=(4,))
-    raise ValueError(f"{path}: neither a ResNetBackbone nor a torchvision ResNet state_dict")
+from saliencyaug.data.box_file import BoxCache
+from saliencyaug.evaluation.cam import class_activation_map
+from saliencyaug.evaluation.features import extract_features
+from saliencyaug.evaluation.linear import knn_accuracy, linear_probe_lbfgs, linear_probe_sgd
+from saliencyaug.evaluation.maxboxacc import MaxBoxAccEvaluator
+from saliencyaug.evaluation.retrieval import retrieval_metrics
+from saliencyaug.io import atomic_write_text
+from saliencyaug.transforms.presets import IMAGENET_MEAN as MEAN
+from saliencyaug.transforms.presets import IMAGENET_STD as STD
 
 
 def _folder(root: str | Path, size: int, crop: bool) -> Any:
@@ -96,14 +64,6 @@ def evaluate(
             without boxes in the box file.
     """
     from torch.utils.data import DataLoader
-
-    from saliencyaug.evaluation import (
-        extract_features,
-        knn_accuracy,
-        linear_probe_lbfgs,
-        linear_probe_sgd,
-        retrieval_metrics,
-    )
 
     if probe not in ("lbfgs", "sgd", "both"):
         raise ValueError(f"probe must be 'lbfgs', 'sgd' or 'both', got {probe!r}")
@@ -167,9 +127,6 @@ def _maxboxacc(
 ) -> dict[str, Any]:
     from PIL import Image
 
-    from saliencyaug.data import BoxCache
-    from saliencyaug.evaluation import MaxBoxAccEvaluator, class_activation_map
-
     cache = BoxCache.load(boxes, root=test_root)
     plain = _folder(test_root, size, crop=False)
     ev = MaxBoxAccEvaluator()
@@ -197,6 +154,4 @@ def _maxboxacc(
 
 def write_report(report: dict[str, Any], out: str | Path) -> None:
     """Write the report as indented JSON, atomically."""
-    from saliencyaug.io import atomic_write_text
-
     atomic_write_text(out, json.dumps(report, indent=2, sort_keys=True))
