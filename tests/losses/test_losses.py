@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from saliencyaug.losses import (
     BYOLLoss,
     CVSALoss,
+    MoCoLoss,
     SaliencyAlignmentLoss,
     byol_loss,
     correspondence_intensity,
@@ -21,6 +22,27 @@ from saliencyaug.losses import (
     negative_cosine,
     saliency_alignment_loss,
 )
+
+
+# The tests name tensors as the paper does (q and k views); the library takes view pairs.
+def align(p_q, h_k, p_k, h_q, m_q, m_k, normalize=True, temperature=0.1, reduction="mean"):
+    return saliency_alignment_loss(
+        (p_q, p_k),
+        (h_q, h_k),
+        (m_q, m_k),
+        normalize=normalize,
+        temperature=temperature,
+        reduction=reduction,
+    )
+
+
+def byol(p_q, h_k, p_k, h_q, reduction="mean"):
+    return byol_loss((p_q, p_k), (h_q, h_k), reduction=reduction)
+
+
+def cvsa(p_q, h_k, p_k, h_q, pc_q, hc_k, pc_k, hc_q, m_q, m_k, **kw):
+    return cvsa_loss((p_q, p_k), (h_q, h_k), (pc_q, pc_k), (hc_q, hc_k), (m_q, m_k), **kw)
+
 
 SHAPES = [(2, 5, 3, 4), (1, 3, 2, 2), (3, 8, 4, 2)]  # (B, d, h, w), h != w
 
@@ -111,13 +133,17 @@ def test_alignment_equals_naive_loop(
     shape: tuple[int, int, int, int], normalize: bool, temperature: float, reduction: str
 ) -> None:
     p_q, h_k, p_k, h_q, m_q, m_k = _inputs(shape, seed=hash((shape, normalize, reduction)) % 1000)
-    got = saliency_alignment_loss(p_q, h_k, p_k, h_q, m_q, m_k, normalize, temperature, reduction)  # type: ignore[arg-type]
+    got = align(p_q, h_k, p_k, h_q, m_q, m_k, normalize, temperature, reduction)
     want = naive_alignment(p_q, h_k, p_k, h_q, m_q, m_k, normalize, temperature, reduction)
     torch.testing.assert_close(
         got, torch.as_tensor(want, dtype=torch.float64), rtol=1e-10, atol=1e-12
     )
-    module = SaliencyAlignmentLoss(normalize, temperature, reduction)  # type: ignore[arg-type]
-    torch.testing.assert_close(module(p_q, h_k, p_k, h_q, m_q, m_k), got)
+    module = SaliencyAlignmentLoss(
+        normalize=normalize,
+        temperature=temperature,
+        reduction=reduction,  # type: ignore[arg-type]
+    )
+    torch.testing.assert_close(module((p_q, p_k), (h_q, h_k), (m_q, m_k)), got)
 
 
 def test_attention_and_intensity_shapes_and_values() -> None:
@@ -151,11 +177,11 @@ def test_byol_loss_equals_the_formula() -> None:
         + 0.5 * -(p_k[n] / p_k[n].norm()) @ (h_q[n] / h_q[n].norm())
         for n in range(5)
     ]
-    torch.testing.assert_close(byol_loss(p_q, h_k, p_k, h_q, "none"), torch.stack(want))
-    torch.testing.assert_close(byol_loss(p_q, h_k, p_k, h_q), torch.stack(want).mean())
-    torch.testing.assert_close(byol_loss(p_q, h_k, p_k, h_q, "sum"), torch.stack(want).sum())
-    torch.testing.assert_close(BYOLLoss()(p_q, h_k, p_k, h_q), torch.stack(want).mean())
-    assert negative_cosine(p_q, p_q).allclose(-torch.ones(5, dtype=torch.float64))
+    torch.testing.assert_close(byol(p_q, h_k, p_k, h_q, "none"), torch.stack(want))
+    torch.testing.assert_close(byol(p_q, h_k, p_k, h_q), torch.stack(want).mean())
+    torch.testing.assert_close(byol(p_q, h_k, p_k, h_q, "sum"), torch.stack(want).sum())
+    torch.testing.assert_close(BYOLLoss()((p_q, p_k), (h_q, h_k)), torch.stack(want).mean())
+    assert negative_cosine(p_q, p_q, reduction="none").allclose(-torch.ones(5, dtype=torch.float64))
 
 
 def test_cvsa_total_is_contrastive_plus_weighted_alignment() -> None:
@@ -163,11 +189,15 @@ def test_cvsa_total_is_contrastive_plus_weighted_alignment() -> None:
     vec = [torch.randn(3, 8, generator=g) for _ in range(4)]
     maps = [torch.randn(3, 8, 2, 3, generator=g) for _ in range(4)]
     masks = [torch.ones(3, 1, 8, 12), torch.zeros(3, 8, 12)]
-    parts = cvsa_loss(*vec, *maps, *masks, weight=0.3)
-    torch.testing.assert_close(parts.contrastive, byol_loss(*vec))
-    torch.testing.assert_close(parts.alignment, saliency_alignment_loss(*maps, *masks))
+    parts = cvsa(*vec, *maps, *masks, weight=0.3)
+    torch.testing.assert_close(parts.contrastive, byol(*vec))
+    torch.testing.assert_close(parts.alignment, align(*maps, *masks))
     torch.testing.assert_close(parts.total, parts.contrastive + 0.3 * parts.alignment)
-    assert CVSALoss(weight=0.3)(*vec, *maps, *masks).total.allclose(parts.total)
+    p_q, h_k, p_k, h_q = vec
+    pc_q, hc_k, pc_k, hc_q = maps
+    module = CVSALoss(weight=0.3)
+    pairs = ((p_q, p_k), (h_q, h_k), (pc_q, pc_k), (hc_q, hc_k), tuple(masks))
+    assert module(*pairs).total.allclose(parts.total)
 
 
 def test_info_nce_equals_a_manual_cross_entropy() -> None:
@@ -185,10 +215,14 @@ def test_info_nce_equals_a_manual_cross_entropy() -> None:
         negs = [(qn @ (queue[j] / queue[j].norm())) / t for j in range(10)]
         logits = torch.stack([pos, *negs])
         losses.append(-(pos - torch.logsumexp(logits, 0)))
-    torch.testing.assert_close(info_nce(q, k, queue, t), torch.stack(losses).mean())
+    torch.testing.assert_close(
+        info_nce(q, k, negatives=queue, temperature=t), torch.stack(losses).mean()
+    )
     # in-batch negatives: row n against every key, the positive on the diagonal
     logits = (F.normalize(q, dim=1) @ F.normalize(k, dim=1).t()) / t
-    torch.testing.assert_close(info_nce(q, k, None, t), F.cross_entropy(logits, torch.arange(4)))
+    torch.testing.assert_close(
+        info_nce(q, k, temperature=t), F.cross_entropy(logits, torch.arange(4))
+    )
 
 
 # ----------------------------------------------------------------------------------------
@@ -208,7 +242,7 @@ def test_gradcheck_alignment(normalize: bool) -> None:
     m = (torch.rand(2, 1, 6, 9, generator=g) > 0.5).double()
     t = 0.5 if normalize else 2.0
     assert torch.autograd.gradcheck(
-        lambda a, b: saliency_alignment_loss(a, h_k, b, h_q, m, m, normalize, t), (p_q, p_k)
+        lambda a, b: align(a, h_k, b, h_q, m, m, normalize, t), (p_q, p_k)
     )
 
 
@@ -216,9 +250,9 @@ def test_gradcheck_byol_and_info_nce() -> None:
     g = torch.Generator().manual_seed(4)
     p = torch.randn(3, 4, generator=g, dtype=torch.float64, requires_grad=True)
     h = torch.randn(3, 4, generator=g, dtype=torch.float64)
-    assert torch.autograd.gradcheck(lambda a: byol_loss(a, h, a, h), (p,))
+    assert torch.autograd.gradcheck(lambda a: byol(a, h, a, h), (p,))
     queue = torch.randn(5, 4, generator=g, dtype=torch.float64)
-    assert torch.autograd.gradcheck(lambda a: info_nce(a, h, queue), (p,))
+    assert torch.autograd.gradcheck(lambda a: info_nce(a, h, negatives=queue), (p,))
 
 
 def test_gradients_reach_the_online_branch_only() -> None:
@@ -228,14 +262,14 @@ def test_gradients_reach_the_online_branch_only() -> None:
     vec_on = [torch.randn(2, 4, generator=g, requires_grad=True) for _ in range(2)]
     vec_tg = [torch.randn(2, 4, generator=g, requires_grad=True) for _ in range(2)]
     m = torch.ones(2, 1, 6, 6)
-    parts = cvsa_loss(
+    parts = cvsa(
         vec_on[0], vec_tg[1], vec_on[1], vec_tg[0], online[0], target[1], online[1], target[0], m, m
     )
     parts.total.backward()
     assert all(t.grad is None for t in target + vec_tg)
     assert all(o.grad is not None and o.grad.abs().sum() > 0 for o in online + vec_on)
     q, k = torch.randn(3, 4, requires_grad=True), torch.randn(3, 4, requires_grad=True)
-    info_nce(q, k, torch.randn(6, 4)).backward()
+    info_nce(q, k, negatives=torch.randn(6, 4)).backward()
     assert k.grad is None and q.grad is not None
 
 
@@ -243,10 +277,10 @@ def test_empty_masks_and_batch_of_one_are_finite() -> None:
     p, h = torch.randn(1, 8, 2, 2), torch.randn(1, 8, 2, 2)
     empty = torch.zeros(1, 1, 16, 16, dtype=torch.uint8)
     for reduction in ("mean", "sum", "none"):
-        loss = saliency_alignment_loss(p, h, p, h, empty, empty, reduction=reduction)  # type: ignore[arg-type]
+        loss = align(p, h, p, h, empty, empty, reduction=reduction)
         assert torch.isfinite(loss).all()
     assert torch.isfinite(
-        byol_loss(torch.zeros(1, 4), torch.zeros(1, 4), torch.zeros(1, 4), torch.zeros(1, 4))
+        byol(torch.zeros(1, 4), torch.zeros(1, 4), torch.zeros(1, 4), torch.zeros(1, 4))
     )
 
 
@@ -254,7 +288,7 @@ def test_autocast_bfloat16_on_cpu_is_finite() -> None:
     p, h = torch.randn(4, 16, 7, 7), torch.randn(4, 16, 7, 7)
     m = torch.ones(4, 1, 56, 56)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        loss = saliency_alignment_loss(p, h, p, h, m, m) + byol_loss(
+        loss = align(p, h, p, h, m, m) + byol(
             p.mean((2, 3)), h.mean((2, 3)), p.mean((2, 3)), h.mean((2, 3))
         )
     assert torch.isfinite(loss)
@@ -266,7 +300,7 @@ def test_autocast_float16_on_cuda_is_finite() -> None:
     p, h = torch.randn(4, 256, 7, 7, device="cuda"), torch.randn(4, 256, 7, 7, device="cuda")
     m = torch.ones(4, 1, 224, 224, device="cuda")
     with torch.autocast("cuda", dtype=torch.float16):
-        loss = saliency_alignment_loss(p, h, p, h, m, m, normalize=False, temperature=1.0)
+        loss = align(p, h, p, h, m, m, normalize=False, temperature=1.0)
     assert torch.isfinite(loss)
 
 
@@ -297,11 +331,11 @@ def test_minimised_when_correspondence_equals_the_mask() -> None:
         .expand(b, d, hh, ww)
         .clone()
     )
-    good = saliency_alignment_loss(p, h, p, h, mask, mask, temperature=0.02)
+    good = align(p, h, p, h, mask, mask, temperature=0.02)
     assert good < 1e-6
     for seed in range(5):
         other = torch.randn(b, d, hh, ww, generator=torch.Generator().manual_seed(seed))
-        assert saliency_alignment_loss(other, h, other, h, mask, mask, temperature=0.02) > good
+        assert align(other, h, other, h, mask, mask, temperature=0.02) > good
 
 
 def test_a_few_optimiser_steps_reduce_the_loss() -> None:
@@ -311,10 +345,10 @@ def test_a_few_optimiser_steps_reduce_the_loss() -> None:
     mask = torch.zeros(4, 1, 40, 40)
     mask[:, :, 10:30, 5:25] = 1
     opt = torch.optim.Adam([p], lr=0.05)
-    start = float(saliency_alignment_loss(p, h, p, h, mask, mask).detach())
+    start = float(align(p, h, p, h, mask, mask).detach())
     for _ in range(60):
         opt.zero_grad()
-        loss = saliency_alignment_loss(p, h, p, h, mask, mask)
+        loss = align(p, h, p, h, mask, mask)
         loss.backward()
         opt.step()
     assert float(loss.detach()) < 0.5 * start
@@ -338,13 +372,13 @@ def test_a_few_optimiser_steps_reduce_the_loss() -> None:
             "temperature",
         ),
         (
-            lambda: saliency_alignment_loss(
+            lambda: align(
                 *(torch.randn(1, 2, 2, 2),) * 4, torch.ones(1, 2, 8, 8), torch.ones(1, 8, 8)
             ),
             "mask",
         ),
         (
-            lambda: saliency_alignment_loss(
+            lambda: align(
                 *(torch.randn(1, 2, 2, 2),) * 4,
                 torch.ones(1, 8, 8),
                 torch.ones(1, 8, 8),
@@ -353,14 +387,29 @@ def test_a_few_optimiser_steps_reduce_the_loss() -> None:
             "reduction",
         ),
         (
-            lambda: byol_loss(
+            lambda: byol(
                 torch.randn(2, 3), torch.randn(2, 4), torch.randn(2, 3), torch.randn(2, 3)
             ),
             "same shape",
         ),
-        (lambda: info_nce(torch.randn(2, 3), torch.randn(2, 3), torch.randn(4, 5)), "negatives"),
+        (
+            lambda: info_nce(torch.randn(2, 3), torch.randn(2, 3), negatives=torch.randn(4, 5)),
+            "negatives",
+        ),
     ],
 )
 def test_bad_inputs(call: Callable[[], object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_moco_loss_uses_the_queue_then_enqueues() -> None:
+    torch.manual_seed(0)
+    loss_fn = MoCoLoss(dim=4, queue_size=8, temperature=0.2)
+    before = loss_fn.queue.memory.clone()
+    q, k = torch.randn(2, 4), torch.randn(2, 4)
+    loss = loss_fn(q, k)
+    torch.testing.assert_close(loss, info_nce(q, k, negatives=before, temperature=0.2))
+    assert torch.allclose(loss_fn.queue.memory[:2], F.normalize(k, dim=1))
+    loss_fn(q, k, update=False)
+    assert int(loss_fn.queue.ptr) == 2

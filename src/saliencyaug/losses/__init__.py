@@ -1,44 +1,36 @@
-"""CVSA, BYOL and MoCo v2 losses: functions in :mod:`saliencyaug.losses.functional` and
-``nn.Module`` wrappers here."""
+"""Losses: BYOL, the CVSA alignment, InfoNCE / MoCo v2 and NT-Xent, as functions and modules.
+
+Options are keyword-only; two-view arguments are pairs ``(view_1, view_2)`` crossed inside;
+every loss takes ``reduction`` (``"mean"``, ``"sum"`` or ``"none"``). The synthesized-pair
+objective of the second paper runs networks and lives in :mod:`saliencyaug.synthesized`.
+"""
 
 from __future__ import annotations
 
 from saliencyaug.losses.alignment import (
-    BYOLLoss,
-    CrossViewAttention,
     CVSALoss,
-    SaliencyAlignmentLoss,
-)
-from saliencyaug.losses.functional import (
     CVSALossParts,
-    byol_loss,
+    SaliencyAlignmentLoss,
     correspondence_intensity,
     cross_view_attention,
     cvsa_loss,
     downsample_mask,
-    info_nce,
-    negative_cosine,
-    nt_xent,
     saliency_alignment_loss,
 )
-from saliencyaug.losses.moco import KeyQueue, MoCoLoss
-from saliencyaug.losses.synthesized import DecoderPairLoss, SynthesizedPairParts, decoder_pair_loss
+from saliencyaug.losses.byol import BYOLLoss, byol_loss, negative_cosine
+from saliencyaug.losses.contrastive import MoCoLoss, NTXentLoss, info_nce, nt_xent
 
 __all__ = [
     "BYOLLoss",
     "CVSALoss",
     "CVSALossParts",
-    "CrossViewAttention",
-    "DecoderPairLoss",
-    "KeyQueue",
     "MoCoLoss",
+    "NTXentLoss",
     "SaliencyAlignmentLoss",
-    "SynthesizedPairParts",
     "byol_loss",
     "correspondence_intensity",
     "cross_view_attention",
     "cvsa_loss",
-    "decoder_pair_loss",
     "downsample_mask",
     "info_nce",
     "negative_cosine",

@@ -1,128 +1,306 @@
-"""Module wrappers of the CVSA and BYOL losses (see :mod:`saliencyaug.losses.functional`)."""
+"""The cross-view saliency alignment of CVSA (CVSA paper Eqs. 3-5, 7; ``docs/method.md``).
+
+Shapes: conv-head maps ``(B, d, h, w)``; view masks ``(B, 1, H, W)`` or ``(B, H, W)``
+(uint8, bool or float, as collated from SaliencySwap). Target (EMA) projections are detached
+inside: gradients reach the online branch only. Arguments come in view pairs
+``(view_1, view_2)``, crossed inside.
+
+Example:
+    >>> import torch
+    >>> p = (torch.randn(2, 8, 4, 4), torch.randn(2, 8, 4, 4))
+    >>> h = (torch.randn(2, 8, 4, 4), torch.randn(2, 8, 4, 4))
+    >>> m = (torch.ones(2, 1, 32, 32), torch.ones(2, 1, 32, 32))
+    >>> saliency_alignment_loss(p, h, m).ndim
+    0
+"""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from saliencyaug.losses import functional as LF
+from saliencyaug import _checks
+from saliencyaug._checks import Reduction
+from saliencyaug.losses.byol import byol_loss
 
 
-class CrossViewAttention(nn.Module):
-    """Module form of :func:`~saliencyaug.losses.functional.correspondence_intensity`:
-    ``(p, h) -> C`` of shape ``(B, h_q, w_q)``."""
+def _check_map(name: str, value: torch.Tensor) -> torch.Tensor:
+    _checks.tensor(name, value, ndim=4, shape="(B, d, h, w)", floating=True)
+    return _checks.finite_values(name, value)
 
-    def __init__(self, normalize: bool = True, temperature: float = 0.1) -> None:
-        super().__init__()
-        if not temperature > 0:
-            raise ValueError(f"temperature must be positive, got {temperature!r}")
-        self.normalize = normalize
-        self.temperature = temperature
 
-    def forward(self, p: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        return LF.correspondence_intensity(p, h, self.normalize, self.temperature)
+def cross_view_attention(
+    prediction: torch.Tensor, projection: torch.Tensor, *, normalize: bool = True
+) -> torch.Tensor:
+    """Cross-view attention ``A_qk = p_q (HW x d) @ h_k^T (d x HW)`` (CVSA Eq. 3).
+
+    Args:
+        prediction: ``(B, d, h_q, w_q)`` online prediction ``p_conv(g_conv(z_q))``.
+        projection: ``(B, d, h_k, w_k)`` target projection ``g_conv(z_k)`` (detached here).
+        normalize: l2-normalise both along channels first (cosine attention).
+
+    Returns:
+        ``(B, h_q * w_q, h_k * w_k)``; row ``i`` holds position ``i`` of view q against every
+        position of view k (row-major positions).
+
+    Example:
+        >>> cross_view_attention(torch.randn(2, 8, 3, 4), torch.randn(2, 8, 5, 2)).shape
+        torch.Size([2, 12, 10])
+    """
+    _check_map("prediction", prediction)
+    _check_map("projection", projection)
+    if prediction.shape[:2] != projection.shape[:2]:
+        raise ValueError(
+            "prediction and projection need the same batch and channels, got "
+            f"{tuple(prediction.shape)} and {tuple(projection.shape)}"
+        )
+    q = prediction.flatten(2).transpose(1, 2)  # (B, HWq, d)
+    k = projection.detach().flatten(2)  # (B, d, HWk)
+    if _checks.boolean("normalize", normalize):
+        q = F.normalize(q, dim=-1)
+        k = F.normalize(k, dim=1)
+    return torch.bmm(q, k)
+
+
+def correspondence_intensity(
+    prediction: torch.Tensor,
+    projection: torch.Tensor,
+    *,
+    normalize: bool = True,
+    temperature: float = 0.1,
+) -> torch.Tensor:
+    """``C_qk = max over view-k positions of sigmoid(A_qk / temperature)`` (CVSA Eq. 4).
+
+    Computed as ``sigmoid(max(A) / temperature)``: the sigmoid is increasing, so the value and
+    the gradient path are those of Eq. 4 without a sigmoid over the whole ``HW x HW`` matrix.
+
+    Args:
+        prediction: ``(B, d, h_q, w_q)`` online prediction.
+        projection: ``(B, d, h_k, w_k)`` target projection (detached).
+        normalize: cosine attention (default True; False with temperature 1 is the paper
+            taken literally, where raw 256-d dot products saturate the sigmoid).
+        temperature: divides the attention before the sigmoid (default 0.1).
+
+    Returns:
+        ``(B, h_q, w_q)`` in (0, 1).
+    """
+    temperature = _checks.positive("temperature", temperature)
+    attn = cross_view_attention(prediction, projection, normalize=normalize)
+    b, _, h, w = prediction.shape
+    return torch.sigmoid(attn.amax(dim=-1) / temperature).view(b, h, w)
+
+
+def downsample_mask(
+    mask: torch.Tensor, size: tuple[int, int], *, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """``delta^l``: a view mask resized to a feature map's ``(h, w)`` (antialiased bilinear).
+
+    Args:
+        mask: ``(B, 1, H, W)`` or ``(B, H, W)``, uint8 {0, 1}, bool or float in [0, 1].
+        size: ``(h, w)``.
+        dtype: floating dtype of the result (that of the features it is compared with).
+
+    Returns:
+        ``(B, h, w)`` in [0, 1].
+    """
+    _checks.tensor("mask", mask, ndim=(3, 4), shape="(B, 1, H, W) or (B, H, W)")
+    if mask.ndim == 4 and mask.shape[1] != 1:
+        raise ValueError(f"mask must be (B, 1, H, W) or (B, H, W), got {tuple(mask.shape)}")
+    _checks.finite_values("mask", mask)
+    m = mask if mask.ndim == 4 else mask.unsqueeze(1)
+    out = F.interpolate(
+        m.to(dtype), size=size, mode="bilinear", align_corners=False, antialias=True
+    )
+    return out.squeeze(1).clamp(0.0, 1.0)
+
+
+def saliency_alignment_loss(
+    predictions: tuple[torch.Tensor, torch.Tensor],
+    projections: tuple[torch.Tensor, torch.Tensor],
+    masks: tuple[torch.Tensor, torch.Tensor],
+    *,
+    normalize: bool = True,
+    temperature: float = 0.1,
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """Symmetric saliency alignment (CVSA Eq. 5):
+    ``mean((down(M_1) - C_12)^2) + mean((down(M_2) - C_21)^2)``, with
+    ``C_12 = correspondence_intensity(p_1, h_2)`` and ``C_21 = correspondence_intensity(p_2,
+    h_1)``.
+
+    Args:
+        predictions: ``(p_1, p_2)``: online conv predictions of views 1 and 2, ``(B, d, h, w)``.
+        projections: ``(h_1, h_2)``: target conv projections of views 1 and 2 (detached).
+        masks: ``(M_1, M_2)``: the views' masks, ``(B, 1, H, W)`` or ``(B, H, W)``.
+        normalize, temperature: see :func:`correspondence_intensity`.
+        reduction: ``"mean"`` (each term averaged over batch and positions, then summed),
+            ``"sum"`` (over everything) or ``"none"`` (``(B,)``: per sample, the mean over
+            positions of each term, summed).
+
+    Returns:
+        A scalar, or ``(B,)`` for ``reduction="none"``.
+    """
+    how = _checks.reduction(reduction)
+    p1, p2 = _checks.view_pair("predictions", predictions, same="channels")
+    h1, h2 = _checks.view_pair("projections", projections, same="channels")
+    m1, m2 = _checks.view_pair("masks", masks, same="batch")
+    _checks.same_batch(("predictions", "projections", "masks"), (p1, h1, m1))
+    # the squared error is formed in at least float32 (under autocast the attention may be
+    # bfloat16/float16, which antialiased resizing does not support and which loses precision)
+    c12 = correspondence_intensity(p1, h2, normalize=normalize, temperature=temperature)
+    c21 = correspondence_intensity(p2, h1, normalize=normalize, temperature=temperature)
+    c12 = c12.to(torch.promote_types(c12.dtype, torch.float32))
+    c21 = c21.to(torch.promote_types(c21.dtype, torch.float32))
+    err1 = (downsample_mask(m1, c12.shape[-2:], dtype=c12.dtype) - c12) ** 2
+    err2 = (downsample_mask(m2, c21.shape[-2:], dtype=c21.dtype) - c21) ** 2
+    if how == "mean":
+        return err1.mean() + err2.mean()
+    if how == "sum":
+        return err1.sum() + err2.sum()
+    return err1.flatten(1).mean(1) + err2.flatten(1).mean(1)
 
 
 class SaliencyAlignmentLoss(nn.Module):
-    """CVSA Eq. 5 as a module.
-
-    Args:
-        normalize: cosine attention (default True).
-        temperature: attention temperature (default 0.1).
-        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+    """Module form of :func:`saliency_alignment_loss`: ``forward(predictions, projections,
+    masks)``.
 
     Example:
         >>> loss = SaliencyAlignmentLoss()
-        >>> p, h, m = torch.randn(2, 8, 4, 4), torch.randn(2, 8, 4, 4), torch.ones(2, 1, 16, 16)
-        >>> float(loss(p, h, p, h, m, m)) >= 0
+        >>> p, m = torch.randn(2, 8, 4, 4), torch.ones(2, 1, 16, 16)
+        >>> float(loss((p, p), (p, p), (m, m))) >= 0
         True
     """
 
     def __init__(
-        self, normalize: bool = True, temperature: float = 0.1, reduction: LF.Reduction = "mean"
+        self, *, normalize: bool = True, temperature: float = 0.1, reduction: Reduction = "mean"
     ) -> None:
         super().__init__()
-        if not temperature > 0:
-            raise ValueError(f"temperature must be positive, got {temperature!r}")
-        LF._check_reduction(reduction)
-        self.normalize = normalize
-        self.temperature = temperature
-        self.reduction = reduction
+        self.normalize = _checks.boolean("normalize", normalize)
+        self.temperature = _checks.positive("temperature", temperature)
+        self.reduction: Reduction = _checks.reduction(reduction)
 
     def forward(
         self,
-        p_q: torch.Tensor,
-        h_k: torch.Tensor,
-        p_k: torch.Tensor,
-        h_q: torch.Tensor,
-        mask_q: torch.Tensor,
-        mask_k: torch.Tensor,
+        predictions: tuple[torch.Tensor, torch.Tensor],
+        projections: tuple[torch.Tensor, torch.Tensor],
+        masks: tuple[torch.Tensor, torch.Tensor],
     ) -> torch.Tensor:
-        return LF.saliency_alignment_loss(
-            p_q, h_k, p_k, h_q, mask_q, mask_k, self.normalize, self.temperature, self.reduction
+        return saliency_alignment_loss(
+            predictions,
+            projections,
+            masks,
+            normalize=self.normalize,
+            temperature=self.temperature,
+            reduction=self.reduction,
         )
 
 
-class BYOLLoss(nn.Module):
-    """BYOL's symmetrised negative cosine ``1/2 D(p_q, h_k) + 1/2 D(p_k, h_q)``."""
+class CVSALossParts(NamedTuple):
+    """``total = contrastive + weight * alignment`` and its two terms."""
 
-    def __init__(self, reduction: LF.Reduction = "mean") -> None:
-        super().__init__()
-        LF._check_reduction(reduction)
-        self.reduction = reduction
+    total: torch.Tensor
+    contrastive: torch.Tensor
+    alignment: torch.Tensor
 
-    def forward(
-        self, p_q: torch.Tensor, h_k: torch.Tensor, p_k: torch.Tensor, h_q: torch.Tensor
-    ) -> torch.Tensor:
-        return LF.byol_loss(p_q, h_k, p_k, h_q, self.reduction)
+
+def cvsa_loss(
+    predictions: tuple[torch.Tensor, torch.Tensor],
+    projections: tuple[torch.Tensor, torch.Tensor],
+    map_predictions: tuple[torch.Tensor, torch.Tensor],
+    map_projections: tuple[torch.Tensor, torch.Tensor],
+    masks: tuple[torch.Tensor, torch.Tensor],
+    *,
+    weight: float = 1.0,
+    normalize: bool = True,
+    temperature: float = 0.1,
+    reduction: Reduction = "mean",
+) -> CVSALossParts:
+    """``L_CVSA = L_cont + weight * L_align`` (CVSA Eq. 7).
+
+    Args:
+        predictions: ``(p_1, p_2)``: MLP-head predictions of views 1 and 2, ``(B, d)``.
+        projections: ``(h_1, h_2)``: target MLP-head projections of views 1 and 2.
+        map_predictions: ``(p_1, p_2)``: conv-head predictions ``(B, d, h, w)``.
+        map_projections: ``(h_1, h_2)``: target conv-head projections.
+        masks: ``(M_1, M_2)``: the views' saliency masks.
+        weight: weight of the alignment term (default 1, the paper's).
+        normalize, temperature: alignment options (see :func:`correspondence_intensity`).
+        reduction: ``"mean"``, ``"sum"`` or ``"none"`` (per sample, ``(B,)``), for both terms.
+
+    Returns:
+        :class:`CVSALossParts`.
+    """
+    weight = _checks.positive("weight", weight, allow_zero=True)
+    p1, _ = _checks.view_pair("predictions", predictions)
+    m1, _ = _checks.view_pair("map_predictions", map_predictions, same="channels")
+    _checks.same_batch(("predictions", "map_predictions"), (p1, m1))
+    contrastive = byol_loss(predictions, projections, reduction=reduction)
+    alignment = saliency_alignment_loss(
+        map_predictions,
+        map_projections,
+        masks,
+        normalize=normalize,
+        temperature=temperature,
+        reduction=reduction,
+    )
+    return CVSALossParts(contrastive + weight * alignment, contrastive, alignment)
 
 
 class CVSALoss(nn.Module):
-    """``L_CVSA = L_cont + weight * L_align`` (CVSA Eq. 7); returns :class:`CVSALossParts`.
+    """Module form of :func:`cvsa_loss`.
 
     Args:
         weight: alignment weight (default 1).
         normalize: cosine attention (default True).
         temperature: attention temperature (default 0.1).
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
     """
 
     def __init__(
-        self, weight: float = 1.0, normalize: bool = True, temperature: float = 0.1
+        self,
+        *,
+        weight: float = 1.0,
+        normalize: bool = True,
+        temperature: float = 0.1,
+        reduction: Reduction = "mean",
     ) -> None:
         super().__init__()
-        if weight < 0:
-            raise ValueError(f"weight must be non-negative, got {weight!r}")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be positive, got {temperature!r}")
-        self.weight = weight
-        self.normalize = normalize
-        self.temperature = temperature
+        self.weight = _checks.positive("weight", weight, allow_zero=True)
+        self.normalize = _checks.boolean("normalize", normalize)
+        self.temperature = _checks.positive("temperature", temperature)
+        self.reduction: Reduction = _checks.reduction(reduction)
 
     def forward(
         self,
-        p_q: torch.Tensor,
-        h_k: torch.Tensor,
-        p_k: torch.Tensor,
-        h_q: torch.Tensor,
-        pc_q: torch.Tensor,
-        hc_k: torch.Tensor,
-        pc_k: torch.Tensor,
-        hc_q: torch.Tensor,
-        mask_q: torch.Tensor,
-        mask_k: torch.Tensor,
-    ) -> LF.CVSALossParts:
-        return LF.cvsa_loss(
-            p_q,
-            h_k,
-            p_k,
-            h_q,
-            pc_q,
-            hc_k,
-            pc_k,
-            hc_q,
-            mask_q,
-            mask_k,
-            self.weight,
-            self.normalize,
-            self.temperature,
+        predictions: tuple[torch.Tensor, torch.Tensor],
+        projections: tuple[torch.Tensor, torch.Tensor],
+        map_predictions: tuple[torch.Tensor, torch.Tensor],
+        map_projections: tuple[torch.Tensor, torch.Tensor],
+        masks: tuple[torch.Tensor, torch.Tensor],
+    ) -> CVSALossParts:
+        return cvsa_loss(
+            predictions,
+            projections,
+            map_predictions,
+            map_projections,
+            masks,
+            weight=self.weight,
+            normalize=self.normalize,
+            temperature=self.temperature,
+            reduction=self.reduction,
         )
+
+
+__all__ = [
+    "CVSALoss",
+    "CVSALossParts",
+    "SaliencyAlignmentLoss",
+    "correspondence_intensity",
+    "cross_view_attention",
+    "cvsa_loss",
+    "downsample_mask",
+    "saliency_alignment_loss",
+]

@@ -1,4 +1,4 @@
-"""The decoder-pair objective L = L_C + alpha L_R + nu L_Cp."""
+"""The decoder-pair objective: L = L_C + alpha L_R + nu L_Cp."""
 
 from __future__ import annotations
 
@@ -6,9 +6,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from saliencyaug.losses import DecoderPairLoss, decoder_pair_loss, nt_xent
-from saliencyaug.models import FeatureDecoder
-from saliencyaug.perturb import FeatureBank
+from saliencyaug.losses import nt_xent
+from saliencyaug.synthesized import DecoderPairObjective, DecoderPairParts, FeatureDecoder
+
+
+def run(
+    objective: DecoderPairObjective,
+    encoder: nn.Module,
+    projector: nn.Module,
+    decoder: nn.Module,
+    images: torch.Tensor,
+    v_aug: torch.Tensor | None,
+) -> DecoderPairParts:
+    return objective(
+        encoder=encoder,
+        projector=projector,
+        decoder=decoder,
+        images=images,
+        augmented_features=v_aug,
+    )
 
 
 def parts_models() -> tuple[nn.Module, nn.Module, FeatureDecoder]:
@@ -35,8 +51,10 @@ def test_nt_xent_equals_a_manual_loop() -> None:
         losses.append(torch.logsumexp(logits, 0) - pos)
         neg = torch.stack([z[i] @ z[k] / 0.2 for k in range(6) if k not in (i, j)])
         decoupled.append(torch.logsumexp(neg, 0) - pos)
-    torch.testing.assert_close(nt_xent(z1, z2, 0.2), torch.stack(losses).mean())
-    torch.testing.assert_close(nt_xent(z1, z2, 0.2, decoupled=True), torch.stack(decoupled).mean())
+    torch.testing.assert_close(nt_xent(z1, z2, temperature=0.2), torch.stack(losses).mean())
+    torch.testing.assert_close(
+        nt_xent(z1, z2, temperature=0.2, decoupled=True), torch.stack(decoupled).mean()
+    )
 
 
 def test_parts_match_separate_computations() -> None:
@@ -44,17 +62,18 @@ def test_parts_match_separate_computations() -> None:
     x = torch.rand(4, 3, 16, 16)
     v_aug = encoder(torch.rand(4, 3, 16, 16)).detach()
     l_c = torch.tensor(0.7)
-    loss = DecoderPairLoss(feature_dim=8, bank_size=32, alpha=0.3, nu=0.6)
+    loss = DecoderPairObjective(feature_dim=8, bank_size=32, alpha=0.3, nu=0.6)
     torch.manual_seed(11)
-    parts = loss(encoder, projector, decoder, x, v_aug, l_c)
+    parts = run(loss, encoder, projector, decoder, x, v_aug)
     # the same steps by hand, with the same random draws
     v = encoder(x)
     x_hat = decoder(v)
     torch.testing.assert_close(parts.reconstruction, F.mse_loss(x_hat, x))
     torch.testing.assert_close(parts.reconstructed, x_hat.detach())
     z = projector(encoder(torch.cat([parts.reconstructed, parts.perturbed])))
-    torch.testing.assert_close(parts.pair, nt_xent(z[:4], z[4:], 0.2))
-    torch.testing.assert_close(parts.total, l_c + 0.3 * parts.reconstruction + 0.6 * parts.pair)
+    torch.testing.assert_close(parts.pair, nt_xent(z[:4], z[4:], temperature=0.2))
+    total = l_c + parts.loss  # Eq. 8: the loop adds the objective's terms to its own L_C
+    torch.testing.assert_close(total, l_c + 0.3 * parts.reconstruction + 0.6 * parts.pair)
     assert len(loss.bank) == 4 and not torch.equal(parts.perturbed, parts.reconstructed)
 
 
@@ -66,14 +85,14 @@ def test_gradients_reach_the_encoder_through_both_terms_not_through_detached_ima
     encoder, projector, decoder = parts_models()
     x = torch.rand(4, 3, 16, 16)
     v_aug = encoder(torch.rand(4, 3, 16, 16)).detach()
-    loss = DecoderPairLoss(feature_dim=8, bank_size=32)
+    loss = DecoderPairObjective(feature_dim=8, bank_size=32)
 
     def grads(term: str, detach: bool) -> tuple[float, float, float]:
         for m in (encoder, projector, decoder):
             m.zero_grad(set_to_none=True)
         loss.detach_generated = detach
         torch.manual_seed(3)
-        parts = loss(encoder, projector, decoder, x, v_aug, torch.tensor(0.0))
+        parts = run(loss, encoder, projector, decoder, x, v_aug)
         getattr(parts, term).backward()
         return _grad_norm(encoder), _grad_norm(projector), _grad_norm(decoder)
 
@@ -85,27 +104,25 @@ def test_gradients_reach_the_encoder_through_both_terms_not_through_detached_ima
     assert dec > 0  # without detaching, L_Cp reaches the decoder too
 
 
-def test_functional_form_and_options() -> None:
+def test_options() -> None:
     encoder, projector, decoder = parts_models()
-    bank = FeatureBank(8, 16)
+    loss = DecoderPairObjective(8, bank_size=16, eps_g=0.0)
     x = torch.rand(2, 3, 16, 16)
-    parts = decoder_pair_loss(
-        encoder, projector, decoder, x, encoder(x).detach(), torch.tensor(1.0), bank, eps_g=0.0
-    )
-    assert len(bank) == 2 and torch.isfinite(parts.total)
+    parts = run(loss, encoder, projector, decoder, x, None)
+    assert len(loss.bank) == 2 and torch.isfinite(parts.loss)
     # no perturbation at all: the pair is two identical reconstructions
-    loss = DecoderPairLoss(8, 16, eps_g=0.0, eps_var=0.0)
-    parts = loss(encoder, projector, decoder, x, None, torch.tensor(0.0))
+    loss = DecoderPairObjective(8, bank_size=16, eps_g=0.0, eps_var=0.0)
+    parts = run(loss, encoder, projector, decoder, x, None)
     torch.testing.assert_close(parts.perturbed, parts.reconstructed)
 
 
 def test_normalised_inputs_round_trip() -> None:
     encoder, projector, decoder = parts_models()
     mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-    loss = DecoderPairLoss(8, 16, mean=mean, std=std)
+    loss = DecoderPairObjective(8, bank_size=16, mean=mean, std=std)
     x01 = torch.rand(2, 3, 16, 16)
     xn = loss.to_input(x01)
     torch.testing.assert_close(loss.to_unit(xn), x01)
     torch.manual_seed(0)
-    parts = loss(encoder, projector, decoder, xn, encoder(xn).detach(), torch.tensor(0.0))
+    parts = run(loss, encoder, projector, decoder, xn, encoder(xn).detach())
     torch.testing.assert_close(parts.reconstruction, F.mse_loss(decoder(encoder(xn)), x01))

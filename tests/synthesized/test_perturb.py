@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import tempfile
-
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch import nn
 
 from saliencyaug.losses import info_nce
-from saliencyaug.perturb import (
-    FeatureBank,
+from saliencyaug.memory import MemoryQueue
+from saliencyaug.synthesized import (
     GradCAMPerturber,
     VariancePerturber,
     gradcam_scores,
@@ -37,7 +31,7 @@ def test_scores_equal_finite_differences() -> None:
 
     def loss_of(vv: torch.Tensor) -> float:
         with torch.no_grad():
-            return float(info_nce(proj(vv), proj(v_aug), None, 0.2))
+            return float(info_nce(proj(vv), proj(v_aug), temperature=0.2))
 
     grad = torch.zeros_like(v)
     h = 1e-6
@@ -101,21 +95,23 @@ def test_variance_scores_equal_numpy() -> None:
     col = m / np.linalg.norm(m, axis=0, keepdims=True)
     row = m / np.linalg.norm(m, axis=1, keepdims=True)
     t = torch.from_numpy(m)
-    np.testing.assert_allclose(variance_scores(t, "column").numpy(), col.var(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(variance_scores(t, "row").numpy(), row.var(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(variance_scores(t, "none").numpy(), m.var(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(
+        variance_scores(t, axis="column").numpy(), col.var(axis=0), rtol=1e-12
+    )
+    np.testing.assert_allclose(variance_scores(t, axis="row").numpy(), row.var(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(variance_scores(t, axis="none").numpy(), m.var(axis=0), rtol=1e-12)
     # column normalisation bounds every variance by 1/D (SPEC.md's note)
-    assert (variance_scores(t, "column") <= 1 / 50 + 1e-12).all()
+    assert (variance_scores(t, axis="column") <= 1 / 50 + 1e-12).all()
     with pytest.raises(ValueError, match="at least 2"):
         variance_scores(t[:1])
 
 
 def test_variance_noise_statistics_and_undisturbed_dimensions() -> None:
     torch.manual_seed(1)
-    bank = FeatureBank(dim=4, size=400)
+    bank = MemoryQueue(dim=4, size=400)
     bank.add(torch.randn(400, 4) * torch.tensor([0.01, 0.1, 1.0, 3.0]))
     pert = VariancePerturber(eps_var=0.05, kappa=0.5, axis="none")
-    s = variance_scores(bank.features(), "none")
+    s = variance_scores(bank.features(), axis="none")
     assert (s[:2] < 0.5).all() and (s[2:] >= 0.5).all()
     noise = pert(torch.zeros(20000, 4), bank)
     assert torch.equal(noise[:, 2:], torch.zeros(20000, 2))  # at or above kappa: exactly zero
@@ -123,49 +119,6 @@ def test_variance_noise_statistics_and_undisturbed_dimensions() -> None:
     want = 0.05 * (1 - s_bar[:2])
     got = noise[:, :2].std(dim=0)
     assert ((got - want).abs() <= 5 * want / np.sqrt(2 * 20000)).all(), (got, want)
-
-
-def test_bank_fifo_across_wrap_around() -> None:
-    bank = FeatureBank(dim=1, size=5)
-    assert len(bank) == 0
-    bank.add(torch.tensor([[1.0], [2.0], [3.0]]))
-    assert bank.features().flatten().tolist() == [1, 2, 3]
-    bank.add(torch.tensor([[4.0], [5.0], [6.0]]))
-    assert bank.features().flatten().tolist() == [2, 3, 4, 5, 6] and len(bank) == 5
-    bank.add(torch.tensor([[7.0]]))
-    assert bank.features().flatten().tolist() == [3, 4, 5, 6, 7]
-    bank.add(torch.arange(10.0, 17.0).view(7, 1))  # more than the bank holds: the newest 5
-    assert bank.features().flatten().tolist() == [12, 13, 14, 15, 16]
-    with pytest.raises(ValueError, match=r"\(B, 1\)"):
-        bank.add(torch.zeros(2, 3))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _bank_worker(rank: int, port: int, out_dir: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=2)
-    try:
-        bank = FeatureBank(dim=2, size=8)
-        bank.add(torch.full((3, 2), float(rank + 1)))
-        torch.save({"features": bank.features()}, os.path.join(out_dir, f"r{rank}.pt"))
-    finally:
-        dist.destroy_process_group()
-
-
-def test_two_gloo_processes_fill_the_bank_from_both_ranks() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        mp.spawn(_bank_worker, args=(_free_port(), tmp), nprocs=2, join=True)
-        feats = [
-            torch.load(os.path.join(tmp, f"r{r}.pt"), weights_only=True)["features"]
-            for r in range(2)
-        ]
-    expected = torch.cat([torch.full((3, 2), 1.0), torch.full((3, 2), 2.0)])
-    assert all(torch.equal(f, expected) for f in feats)
 
 
 def test_bad_arguments() -> None:

@@ -1,0 +1,103 @@
+"""BYOL's loss: the symmetrised negative cosine similarity (CVSA paper Eq. 6; Grill et al.,
+NeurIPS 2020). SimSiam (Chen & He, CVPR 2021) uses the same loss with its own networks.
+
+Example:
+    >>> import torch
+    >>> p1, p2, h1, h2 = (torch.randn(4, 8) for _ in range(4))
+    >>> float(byol_loss((p1, p2), (h1, h2))) <= 1.0
+    True
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from saliencyaug import _checks
+from saliencyaug._checks import Reduction
+
+
+def _check_vectors(name: str, value: torch.Tensor) -> torch.Tensor:
+    _checks.tensor(name, value, ndim=2, shape="(B, d)", floating=True)
+    return _checks.finite_values(name, value)
+
+
+def negative_cosine(
+    prediction: torch.Tensor, target: torch.Tensor, *, reduction: Reduction = "mean"
+) -> torch.Tensor:
+    """``D(p, h) = -(p / ||p||) . (h / ||h||)``, ``h`` detached (CVSA Eq. 6).
+
+    Args:
+        prediction: ``(B, d)`` online prediction ``p``.
+        target: ``(B, d)`` target projection ``h`` (stop-gradient).
+        reduction: over the batch: ``"mean"`` (default), ``"sum"`` or ``"none"`` (``(B,)``).
+
+    Returns:
+        A scalar in [-1, 1] for ``"mean"``.
+    """
+    how = _checks.reduction(reduction)
+    _check_vectors("prediction", prediction)
+    _check_vectors("target", target)
+    if prediction.shape != target.shape:
+        raise ValueError(
+            f"prediction and target must have the same shape, got {tuple(prediction.shape)} "
+            f"and {tuple(target.shape)}"
+        )
+    per_sample = -(F.normalize(prediction, dim=1) * F.normalize(target.detach(), dim=1)).sum(1)
+    return _checks.reduce(per_sample, how)
+
+
+def byol_loss(
+    predictions: tuple[torch.Tensor, torch.Tensor],
+    projections: tuple[torch.Tensor, torch.Tensor],
+    *,
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """BYOL's loss of two views: ``1/2 D(p_1, h_2) + 1/2 D(p_2, h_1)`` (CVSA Eq. 6).
+
+    The pairs are given view by view; the function crosses them (view 1's prediction against
+    view 2's target projection and vice versa), so they cannot be interleaved by mistake.
+
+    Args:
+        predictions: ``(p_1, p_2)``: the online predictions of views 1 and 2, ``(B, d)`` each.
+        projections: ``(h_1, h_2)``: the target (EMA) projections of views 1 and 2, detached
+            here.
+        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (``(B,)``).
+
+    Returns:
+        A scalar in [-1, 1] for ``"mean"``.
+    """
+    how = _checks.reduction(reduction)
+    p1, p2 = _checks.view_pair("predictions", predictions)
+    h1, h2 = _checks.view_pair("projections", projections)
+    per_sample = 0.5 * negative_cosine(p1, h2, reduction="none") + 0.5 * negative_cosine(
+        p2, h1, reduction="none"
+    )
+    return _checks.reduce(per_sample, how)
+
+
+class BYOLLoss(nn.Module):
+    """Module form of :func:`byol_loss`: ``forward(predictions, projections)``.
+
+    Example:
+        >>> import torch
+        >>> loss = BYOLLoss()
+        >>> v = torch.randn(3, 4)
+        >>> float(loss((v, v), (v, v)))
+        -1.0
+    """
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__()
+        self.reduction: Reduction = _checks.reduction(reduction)
+
+    def forward(
+        self,
+        predictions: tuple[torch.Tensor, torch.Tensor],
+        projections: tuple[torch.Tensor, torch.Tensor],
+    ) -> torch.Tensor:
+        return byol_loss(predictions, projections, reduction=self.reduction)
+
+
+__all__ = ["BYOLLoss", "byol_loss", "negative_cosine"]

@@ -1,0 +1,206 @@
+"""Contrastive losses: InfoNCE with a key queue (MoCo v2) and NT-Xent over pairs (SimCLR; the
+second paper's Eq. 1 and 7).
+
+He et al., CVPR 2020 and Chen et al., arXiv 2003.04297 (MoCo, MoCo v2); Chen et al., ICML 2020
+(SimCLR's NT-Xent); van den Oord et al., arXiv 1807.03748 (InfoNCE).
+
+Example:
+    >>> import torch
+    >>> q, k = torch.randn(8, 16), torch.randn(8, 16)
+    >>> info_nce(q, k).ndim, nt_xent(q, k).ndim
+    (0, 0)
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from saliencyaug import _checks
+from saliencyaug._checks import Reduction
+from saliencyaug.memory import MemoryQueue
+
+
+def _check_vectors(name: str, value: torch.Tensor) -> torch.Tensor:
+    _checks.tensor(name, value, ndim=2, shape="(B, d)", floating=True)
+    return _checks.finite_values(name, value)
+
+
+def info_nce(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    *,
+    negatives: torch.Tensor | None = None,
+    temperature: float = 0.2,
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """InfoNCE: cross-entropy of ``[q . k+, q . negatives] / temperature`` with the positive
+    first; vectors are l2-normalised, ``key`` and ``negatives`` detached.
+
+    Args:
+        query: ``(B, d)`` queries.
+        key: ``(B, d)`` positive keys.
+        negatives: ``(K, d)`` negative keys (MoCo's queue), or None to use the other keys of
+            the batch (``key`` against every ``query``, the positive on the diagonal; needs
+            ``B >= 2``).
+        temperature: MoCo v2's 0.2 by default.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"`` (``(B,)``).
+
+    Raises:
+        ValueError: shapes that do not match, NaN/inf, or no negative at all.
+    """
+    how = _checks.reduction(reduction)
+    temperature = _checks.positive("temperature", temperature)
+    _check_vectors("query", query)
+    _check_vectors("key", key)
+    if query.shape != key.shape:
+        raise ValueError(
+            f"query and key must have the same shape, got {tuple(query.shape)} and "
+            f"{tuple(key.shape)}"
+        )
+    qn = F.normalize(query, dim=1)
+    kn = F.normalize(key.detach(), dim=1)
+    if negatives is None:
+        if query.shape[0] < 2:
+            raise ValueError(
+                "info_nce without negatives uses the other keys of the batch, so it needs a "
+                f"batch of at least 2, got {query.shape[0]}"
+            )
+        logits = qn @ kn.t()
+        labels = torch.arange(query.shape[0], device=query.device)
+    else:
+        _check_vectors("negatives", negatives)
+        if negatives.shape[1] != query.shape[1]:
+            raise ValueError(
+                f"negatives must be (K, {query.shape[1]}), got {tuple(negatives.shape)}"
+            )
+        neg = F.normalize(negatives.detach(), dim=1).to(qn.dtype)
+        logits = torch.cat([(qn * kn).sum(1, keepdim=True), qn @ neg.t()], dim=1)
+        labels = torch.zeros(query.shape[0], dtype=torch.long, device=query.device)
+    return F.cross_entropy(logits / temperature, labels, reduction=how)
+
+
+def nt_xent(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    *,
+    temperature: float = 0.2,
+    decoupled: bool = False,
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """Symmetric InfoNCE over a batch of pairs (SimCLR's NT-Xent).
+
+    Each of the ``2B`` vectors is an anchor; its positive is its pair, its negatives the other
+    ``2B - 2`` vectors. ``decoupled=True`` leaves the positive out of the denominator, as the
+    second paper writes its Eq. 1 and 7 (Yeh et al.'s decoupled contrastive loss).
+
+    Args:
+        z1, z2: ``(B, d)``; ``(z1[i], z2[i])`` are the positive pairs.
+        temperature: softmax temperature.
+        decoupled: exclude the positive from the denominator.
+        reduction: ``"mean"`` over the ``2B`` anchors, ``"sum"`` or ``"none"`` (``(2B,)``,
+            anchors of ``z1`` first).
+
+    Raises:
+        ValueError: shapes that do not match, NaN/inf, or ``B = 1`` with ``decoupled`` (no
+            negative is left).
+    """
+    how = _checks.reduction(reduction)
+    temperature = _checks.positive("temperature", temperature)
+    decoupled = _checks.boolean("decoupled", decoupled)
+    _check_vectors("z1", z1)
+    _check_vectors("z2", z2)
+    if z1.shape != z2.shape:
+        raise ValueError(
+            f"z1 and z2 must have the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}"
+        )
+    b = z1.shape[0]
+    if decoupled and b < 2:
+        raise ValueError(
+            "nt_xent(decoupled=True) needs a batch of at least 2: with one pair "
+            "no negative is left in the denominator"
+        )
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = (z @ z.t()) / temperature
+    eye = torch.eye(2 * b, dtype=torch.bool, device=z.device)
+    sim = sim.masked_fill(eye, float("-inf"))
+    pos_idx = torch.cat([torch.arange(b, 2 * b), torch.arange(0, b)]).to(z.device)
+    pos = sim[torch.arange(2 * b, device=z.device), pos_idx]
+    if decoupled:
+        sim = sim.masked_fill(F.one_hot(pos_idx, 2 * b).bool(), float("-inf"))
+    return _checks.reduce(torch.logsumexp(sim, dim=1) - pos, how)
+
+
+class NTXentLoss(nn.Module):
+    """Module form of :func:`nt_xent`: ``forward(z1, z2)``."""
+
+    def __init__(
+        self, *, temperature: float = 0.2, decoupled: bool = False, reduction: Reduction = "mean"
+    ) -> None:
+        super().__init__()
+        self.temperature = _checks.positive("temperature", temperature)
+        self.decoupled = _checks.boolean("decoupled", decoupled)
+        self.reduction: Reduction = _checks.reduction(reduction)
+
+    def forward(self, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+        return nt_xent(
+            z1,
+            z2,
+            temperature=self.temperature,
+            decoupled=self.decoupled,
+            reduction=self.reduction,
+        )
+
+
+class MoCoLoss(nn.Module):
+    """InfoNCE of queries against their keys and a queue of negative keys (MoCo v2).
+
+    ``forward(query, key)`` returns the loss against the current queue, then enqueues the keys
+    (gathered from every process under DDP) unless ``update=False``, as MoCo's step does. The
+    queue is a :class:`~saliencyaug.memory.MemoryQueue` of unit vectors, started at random
+    and saved in ``state_dict``.
+
+    Args:
+        dim: embedding dimension (MoCo v2: 128).
+        queue_size: number of negatives (MoCo v2: 65536; keep it well below the data set's size,
+            or stale keys of a query's own image act as its negatives).
+        temperature: softmax temperature (MoCo v2: 0.2).
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Example:
+        >>> loss = MoCoLoss(dim=4, queue_size=16)
+        >>> q, k = torch.randn(2, 4), torch.randn(2, 4)
+        >>> float(loss(q, k)) > 0, len(loss.queue)
+        (True, 16)
+    """
+
+    def __init__(
+        self,
+        dim: int = 128,
+        queue_size: int = 65536,
+        *,
+        temperature: float = 0.2,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__()
+        self.temperature = _checks.positive("temperature", temperature)
+        self.reduction: Reduction = _checks.reduction(reduction)
+        self.queue = MemoryQueue(dim, queue_size, normalize=True, initial="random")
+
+    def forward(
+        self, query: torch.Tensor, key: torch.Tensor, *, update: bool = True
+    ) -> torch.Tensor:
+        loss = info_nce(
+            query,
+            key,
+            negatives=self.queue.features().clone(),
+            temperature=self.temperature,
+            reduction=self.reduction,
+        )
+        if update:
+            self.queue.add(key)
+        return loss
+
+
+__all__ = ["MoCoLoss", "NTXentLoss", "info_nce", "nt_xent"]
