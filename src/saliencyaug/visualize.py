@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from saliencyaug.boxes import Box, BoxSearch
-
-if TYPE_CHECKING:
-    from saliencyaug.transforms import SaliencySwap
+from saliencyaug.boxes.geometry import Box, mask_box
+from saliencyaug.boxes.search import BoxSearch
+from saliencyaug.image import colorize, to_hwc_uint8
+from saliencyaug.memory import MemoryQueue
+from saliencyaug.models import ResNetBackbone
+from saliencyaug.saliency import get_detector
+from saliencyaug.synthesized import (
+    FeatureDecoder,
+    GradCAMPerturber,
+    VariancePerturber,
+    pretrain_decoder,
+)
+from saliencyaug.transforms import SaliencySwap, salient_mask_of
 
 BOX_COLORS = [(0, 230, 64), (255, 200, 0), (255, 64, 64), (64, 160, 255), (230, 0, 230)]
-
-
-def colorize(saliency: np.ndarray) -> np.ndarray:
-    """A float map in [0, 1] as an RGB uint8 image (OpenCV's inferno colour map)."""
-    import cv2
-
-    return cv2.applyColorMap(
-        (np.clip(saliency, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_INFERNO
-    )[:, :, ::-1]
-
-
-def mask_box(mask: Any) -> Box | None:
-    """Bounding box of a ``(1, H, W)`` or ``(H, W)`` mask's foreground, or None if empty."""
-    arr = np.asarray(mask).reshape(np.asarray(mask).shape[-2:]).astype(bool)
-    ys, xs = np.nonzero(arr.any(1))[0], np.nonzero(arr.any(0))[0]
-    if len(ys) == 0:
-        return None
-    return Box(int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1)
 
 
 class TileCanvas:
@@ -100,17 +90,6 @@ class TileCanvas:
         return buf.getvalue()
 
 
-def _hwc(image: Any) -> np.ndarray:
-    import torch
-
-    t = image.as_subclass(torch.Tensor) if isinstance(image, torch.Tensor) else image
-    if isinstance(t, torch.Tensor):
-        if t.is_floating_point():
-            t = (t.clamp(0, 1) * 255).round().to(torch.uint8)
-        return t.permute(1, 2, 0).cpu().numpy()
-    return np.asarray(t)
-
-
 def render_swap_grid(
     images: Sequence[tuple[str, np.ndarray]],
     swap: SaliencySwap,
@@ -131,8 +110,6 @@ def render_swap_grid(
     import torch
     from torchvision import tv_tensors
 
-    from saliencyaug.saliency import get_detector
-
     search = search or swap.box_search
     detector = get_detector(swap.detector)
     canvas = TileCanvas(len(images), 4, tile)
@@ -151,10 +128,14 @@ def render_swap_grid(
         tensor = tv_tensors.Image(torch.from_numpy(rgb).permute(2, 0, 1))
         bb = tv_tensors.BoundingBoxes([list(box)], format="XYXY", canvas_size=rgb.shape[:2])
         for c in (2, 3):
-            (view, mask), _ = swap(tensor, bb)
+            view, _, mask = swap(tensor, bb, salient_mask_of(tensor, bb))
             outline = mask_box(mask)
             canvas.place(
-                r, c, _hwc(view), f"view {c - 1} ({swap.mode})", [outline] if outline else []
+                r,
+                c,
+                to_hwc_uint8(view),
+                f"view {c - 1} ({swap.mode})",
+                [outline] if outline else [],
             )
     return canvas
 
@@ -180,9 +161,6 @@ def render_synthesized_pairs(
     """
     import cv2
     import torch
-
-    from saliencyaug.models import FeatureDecoder, ResNetBackbone, pretrain_decoder
-    from saliencyaug.perturb import FeatureBank, GradCAMPerturber, VariancePerturber
 
     torch.manual_seed(seed)
     x = (
@@ -210,7 +188,7 @@ def render_synthesized_pairs(
     with torch.no_grad():
         v = encode(x)
         v_aug = encode(x.flip(-1))
-        bank = FeatureBank(512, 64)
+        bank = MemoryQueue(512, 64)
         bank.add(v)
         bank.add(v_aug)
     columns = [("clean", x), ("reconstructed", None)]
@@ -225,5 +203,5 @@ def render_synthesized_pairs(
     canvas = TileCanvas(len(images), len(columns), tile)
     for r, (name, _) in enumerate(images):
         for c, (label, batch) in enumerate(columns):
-            canvas.place(r, c, _hwc(batch[r]), f"{name}: {label}" if c == 0 else label)
+            canvas.place(r, c, to_hwc_uint8(batch[r]), f"{name}: {label}" if c == 0 else label)
     return canvas, history

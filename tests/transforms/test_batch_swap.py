@@ -29,15 +29,15 @@ def test_pixel_truth_and_derangement(mode: str) -> None:
     assert (
         out.dtype == torch.uint8 and masks.shape == (5, 1, 40, 48) and masks.dtype == torch.float32
     )
-    assert (params.source != torch.arange(5)).all()  # nobody keeps their own foreground
-    assert sorted(params.source.tolist()) == list(range(5))
+    assert (params.background != torch.arange(5)).all()  # nobody keeps their own background
+    assert sorted(params.background.tolist()) == list(range(5))
     for i in range(5):
         m = masks[i, 0].bool()
         assert m.any()
-        assert (out[i][:, m] == COLORS[params.source[i]].view(3, 1)).all()
-        assert (out[i][:, ~m] == COLORS[i].view(3, 1)).all()
-        if mode == "replace":
-            assert params.target[i].tolist() == boxes_for(5)[i].tolist()
+        assert (out[i][:, m] == COLORS[i].view(3, 1)).all()  # output i shows image i's object
+        assert (out[i][:, ~m] == COLORS[params.background[i]].view(3, 1)).all()
+        if mode == "replace":  # ... on the background image's own box
+            assert params.target[i].tolist() == boxes_for(5)[params.background[i]].tolist()
         x0, y0, x1, y1 = params.target[i].tolist()
         assert m[y0:y1, x0:x1].all() and int(m.sum()) == (x1 - x0) * (y1 - y0)
 
@@ -69,8 +69,8 @@ def test_affine_mapping_is_exact_on_a_ramp() -> None:
             torch.testing.assert_close(
                 got[1], want_y.view(-1, 1).expand_as(got[1]), atol=1e-4, rtol=0
             )
-            # the crop lies inside the source's box
-            bx0, by0, bx1, by1 = boxes[p.source[i]].tolist()
+            # the crop lies inside the foreground's (image i's) box
+            bx0, by0, bx1, by1 = boxes[i].tolist()
             assert bx0 <= cx0 < cx1 <= bx1 and by0 <= cy0 < cy1 <= by1
 
 
@@ -99,7 +99,7 @@ def test_probability_zero_keeps_images_and_seed_reproduces() -> None:
 def test_batch_of_one_and_float_images() -> None:
     img = torch.rand(1, 3, 16, 16)
     out, masks, params = BatchSaliencySwap()(img, torch.tensor([[0, 0, 16, 16]]))
-    assert params.source.tolist() == [0] and out.dtype == torch.float32 and masks.all()
+    assert params.background.tolist() == [0] and out.dtype == torch.float32 and masks.all()
 
 
 def test_crop_area_fraction_is_uniform() -> None:
@@ -140,9 +140,7 @@ def test_cuda_matches_cpu_replay() -> None:
     boxes = torch.tensor([[4, 4, 28, 28]] * 8)
     swap = BatchSaliencySwap()
     out, masks, params = swap(images, boxes)
-    cuda_params = BatchSwapParams(
-        *(t.cuda() for t in (params.source, params.crop, params.target, params.swapped))
-    )
+    cuda_params = params.to("cuda")
     out_gpu, masks_gpu = swap.apply(images.cuda(), cuda_params)
     assert out_gpu.device.type == "cuda"
     torch.testing.assert_close(out_gpu.cpu(), out, atol=1e-5, rtol=0)

@@ -11,14 +11,13 @@ import pytest
 import torch
 from PIL import Image
 from scipy import stats
-from torch.utils.data import DataLoader, Dataset, default_collate
+from torch.utils.data import DataLoader, default_collate
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from saliencyaug.boxes import Box
-from saliencyaug.transforms import BackgroundPool, MultiView, SaliencySwap
-from saliencyaug.transforms import functional as F
+from saliencyaug.transforms import BackgroundPool, MultiView, SaliencySwap, salient_mask_of
+from saliencyaug.transforms.sampling import sample_crop_boxes, sample_paste_boxes
 
 FG = (250, 10, 10)
 BG_COLORS = [(10, 250, 10), (10, 10, 250), (240, 240, 20)]
@@ -35,11 +34,13 @@ def textured_background(seed: int, h: int = 90, w: int = 120) -> torch.Tensor:
     return img
 
 
-def boxed(image: torch.Tensor, box: list[int]) -> tuple[tv_tensors.Image, tv_tensors.BoundingBoxes]:
+def boxed(
+    image: torch.Tensor, box: list[int]
+) -> tuple[tv_tensors.Image, tv_tensors.BoundingBoxes, tv_tensors.Mask]:
+    """A sample with its box and a Mask for SaliencySwap to fill."""
     h, w = image.shape[-2:]
-    return tv_tensors.Image(image), tv_tensors.BoundingBoxes(
-        [box], format="XYXY", canvas_size=(h, w)
-    )
+    bb = tv_tensors.BoundingBoxes([box], format="XYXY", canvas_size=(h, w))
+    return tv_tensors.Image(image), bb, salient_mask_of(image, bb)
 
 
 # ----------------------------------------------------------------------------------------
@@ -54,7 +55,7 @@ def test_pixels_inside_mask_are_foreground_outside_are_background(mode: str, see
     swap = SaliencySwap(backgrounds, size=(48, 64), mode=mode)
     fg = solid(FG, 60, 80)
     torch.manual_seed(seed)
-    image, mask = swap(boxed(fg, [10, 5, 70, 50]))[0]
+    image, _, mask = swap(boxed(fg, [10, 5, 70, 50]))
     assert isinstance(image, tv_tensors.Image) and isinstance(mask, tv_tensors.Mask)
     assert image.shape == (3, 48, 64) and mask.shape == (1, 48, 64) and mask.dtype == torch.uint8
     m = mask[0].bool()
@@ -203,14 +204,15 @@ def test_the_moco_v2_pipeline_from_the_issue() -> None:
 
 def test_structures_pass_foreign_leaves_and_replace_boxes() -> None:
     swap = SaliencySwap([solid(BG_COLORS[0], 40, 40)], size=32, mode="paste")
-    img, bb = boxed(solid(FG, 40, 40), [5, 5, 30, 25])
-    (_, mask), boxes, label, name = swap(img, bb, 3, "a.jpg")
-    assert label == 3 and name == "a.jpg"
+    img, bb, placeholder = boxed(solid(FG, 40, 40), [5, 5, 30, 25])
+    image, boxes, mask, label, name = swap(img, bb, placeholder, 3, "a.jpg")
+    assert label == 3 and name == "a.jpg" and isinstance(image, tv_tensors.Image)
     assert isinstance(boxes, tv_tensors.BoundingBoxes) and boxes.canvas_size == (32, 32)
     ys, xs = torch.nonzero(mask[0], as_tuple=True)
     assert boxes.tolist() == [[int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]]
-    out = swap({"image": img, "boxes": bb, "label": 1})
-    assert set(out) == {"image", "boxes", "label"} and isinstance(out["image"][1], tv_tensors.Mask)
+    out = swap({"image": img, "boxes": bb, "mask": placeholder, "label": 1})
+    assert set(out) == {"image", "boxes", "mask", "label"}
+    assert isinstance(out["mask"], tv_tensors.Mask) and out["mask"].shape == (1, 32, 32)
     # CXCYWH boxes come back in their own format
     bb_c = TF.convert_bounding_box_format(bb, new_format=tv_tensors.BoundingBoxFormat.CXCYWH)
     _, boxes_c = swap(img, bb_c)
@@ -252,7 +254,7 @@ def test_float_foreground_gets_float_background_in_range() -> None:
 @pytest.mark.parametrize("box", [[5, 5, 6, 6], [0, 0, 40, 30], [39, 0, 40, 30]])
 def test_degenerate_boxes(box: list[int]) -> None:
     swap = SaliencySwap([textured_background(0)], size=24, mode="replace")
-    (image, mask), _ = swap(*boxed(solid(FG, 30, 40), box))
+    image, _, mask = swap(*boxed(solid(FG, 30, 40), box))
     assert mask.any() and (image[:, mask[0].bool()] == torch.tensor(FG).view(3, 1)).all()
 
 
@@ -305,8 +307,9 @@ def test_bad_pools_and_samples() -> None:
     swap = SaliencySwap([solid(FG, 4, 4)], size=4)
     with pytest.raises(ValueError, match="exactly one image"):
         swap(tv_tensors.Image(solid(FG, 4, 4)), tv_tensors.Image(solid(FG, 4, 4)))
-    with pytest.raises(TypeError, match="Mask"):
-        swap(tv_tensors.Image(solid(FG, 4, 4)), tv_tensors.Mask(torch.zeros(1, 4, 4)))
+    mask = tv_tensors.Mask(torch.zeros(1, 4, 4))
+    with pytest.raises(ValueError, match="at most one Mask"):
+        swap(tv_tensors.Image(solid(FG, 4, 4)), mask, mask)
 
 
 # ----------------------------------------------------------------------------------------
@@ -325,21 +328,41 @@ def test_seed_reproduces_and_draws_differ(swap: SaliencySwap) -> None:
     assert not torch.equal(a[1], c[1])
 
 
-class _Views(Dataset):
-    def __init__(self, transform: MultiView) -> None:
+_VIEWS_MODULE = """
+import torch
+from torch.utils.data import Dataset
+
+
+class Views(Dataset):
+    def __init__(self, transform):
         self.transform = transform
 
-    def __len__(self) -> int:
+    def __len__(self):
         return 4
 
-    def __getitem__(self, i: int) -> list:
-        return self.transform(solid(FG, 40, 40))
+    def __getitem__(self, i):
+        return self.transform(torch.tensor((250, 10, 10), dtype=torch.uint8)
+                              .view(3, 1, 1).expand(3, 40, 40).clone())
+"""
+
+
+@pytest.fixture
+def views_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> type:
+    # a module outside tests/ (a stray top-level ``tests`` package in site-packages would
+    # shadow ours in spawned workers); workers inherit sys.path
+    (tmp_path / "views_dataset_module.py").write_text(_VIEWS_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    return importlib.import_module("views_dataset_module").Views
 
 
 @pytest.mark.parametrize("ctx", ["fork", "spawn"])
-def test_dataloader_workers_and_epochs_differ(swap: SaliencySwap, ctx: str) -> None:
+def test_dataloader_workers_and_epochs_differ(
+    swap: SaliencySwap, ctx: str, views_dataset: type
+) -> None:
     loader = DataLoader(
-        _Views(MultiView(swap)), batch_size=2, num_workers=2, multiprocessing_context=ctx
+        views_dataset(MultiView(swap)), batch_size=2, num_workers=2, multiprocessing_context=ctx
     )
     torch.manual_seed(0)
     epoch1 = [views[0][1] for views in loader]  # first view's masks, one batch per worker
@@ -374,7 +397,7 @@ def test_pickles(swap: SaliencySwap) -> None:
 def test_fallback_probability_gives_random_resized_crops() -> None:
     swap = SaliencySwap([solid(BG_COLORS[0], 30, 30)], size=16, p=0.0)
     torch.manual_seed(0)
-    (image, mask), _ = swap(*boxed(solid(FG, 40, 40), [0, 0, 40, 40]))
+    image, _, mask = swap(*boxed(solid(FG, 40, 40), [0, 0, 40, 40]))
     assert (image == torch.tensor(FG).view(3, 1, 1)).all()  # only the foreground image is used
     assert mask.all()  # the box covers the whole image, so the crop is inside it
     counts = []
@@ -391,20 +414,29 @@ def test_fallback_probability_gives_random_resized_crops() -> None:
 # ----------------------------------------------------------------------------------------
 
 
+RATIO = (3 / 4, 4 / 3)
+
+
+def _area(b: torch.Tensor) -> float:
+    return float((b[2] - b[0]) * (b[3] - b[1]))
+
+
 def test_crop_area_fraction_is_uniform() -> None:
+    # one sample at a time, as SaliencySwap draws
     torch.manual_seed(1234)
-    box = Box(0, 0, 300, 200)
-    fractions = [F.sample_crop_box(box, (0.5, 1.0)).area / box.area for _ in range(3000)]
+    box = torch.tensor([[0, 0, 300, 200]])
+    fractions = [_area(sample_crop_boxes(box, (0.5, 1.0), RATIO)[0]) / 60000 for _ in range(3000)]
     ks = stats.kstest(fractions, stats.uniform(loc=0.5, scale=0.5).cdf)
     assert ks.pvalue > 0.01, ks
-    crops = [F.sample_crop_box(box, (0.2, 0.4), (0.5, 2.0)) for _ in range(500)]
-    assert all(0 <= c.x0 < c.x1 <= 300 and 0 <= c.y0 < c.y1 <= 200 for c in crops)
+    crops = [sample_crop_boxes(box, (0.2, 0.4), (0.5, 2.0))[0].tolist() for _ in range(500)]
+    assert all(0 <= x0 < x1 <= 300 and 0 <= y0 < y1 <= 200 for x0, y0, x1, y1 in crops)
 
 
 def test_paste_area_fraction_is_uniform() -> None:
     torch.manual_seed(99)
+    patch = torch.tensor([[50, 50]])
     fractions = [
-        F.sample_paste_box((256, 256), (50, 50), (0.3, 1.0)).area / 256**2 for _ in range(3000)
+        _area(sample_paste_boxes(patch, (256, 256), (0.3, 1.0))[0]) / 256**2 for _ in range(3000)
     ]
     ks = stats.kstest(fractions, stats.uniform(loc=0.3, scale=0.7).cdf)
     assert ks.pvalue > 0.01, ks
@@ -412,10 +444,11 @@ def test_paste_area_fraction_is_uniform() -> None:
 
 def test_crop_aspect_ratio_is_log_uniform_when_it_fits() -> None:
     torch.manual_seed(7)
-    box = Box(0, 0, 1000, 1000)
-    logs = [
-        np.log((c := F.sample_crop_box(box, (0.05, 0.1))).width / c.height) for _ in range(2000)
-    ]
+    box = torch.tensor([[0, 0, 1000, 1000]])
+    logs = []
+    for _ in range(2000):
+        x0, y0, x1, y1 = sample_crop_boxes(box, (0.05, 0.1), RATIO)[0].tolist()
+        logs.append(np.log((x1 - x0) / (y1 - y0)))
     ks = stats.kstest(
         logs, stats.uniform(loc=np.log(3 / 4), scale=np.log(4 / 3) - np.log(3 / 4)).cdf
     )

@@ -1,4 +1,4 @@
-"""SaliencySwap and its helpers (SPEC.md section 3).
+"""SaliencySwap and its helpers: torchvision v2 transforms, kernels, sampler and presets.
 
 Example:
     >>> import torch
@@ -11,7 +11,28 @@ Example:
 
 from __future__ import annotations
 
-from saliencyaug.transforms.backgrounds import BackgroundPool, list_images, load_image
-from saliencyaug.transforms.saliency_swap import MultiView, SaliencySwap
+from saliencyaug.transforms.backgrounds import BackgroundPool
+from saliencyaug.transforms.batch_swap import BatchSaliencySwap, BatchSwapOutput, BatchSwapParams
+from saliencyaug.transforms.multiview import MultiView, salient_mask_of
+from saliencyaug.transforms.presets import IMAGENET_MEAN, IMAGENET_STD, eval_view, moco_v2_view
+from saliencyaug.transforms.saliency_swap import (
+    RandomResizedCropWithMask,
+    SaliencySwap,
+    ViewParams,
+)
 
-__all__ = ["BackgroundPool", "MultiView", "SaliencySwap", "list_images", "load_image"]
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "BackgroundPool",
+    "BatchSaliencySwap",
+    "BatchSwapOutput",
+    "BatchSwapParams",
+    "MultiView",
+    "RandomResizedCropWithMask",
+    "SaliencySwap",
+    "ViewParams",
+    "eval_view",
+    "moco_v2_view",
+    "salient_mask_of",
+]

@@ -7,7 +7,6 @@ detector run). Items are drawn with torch's RNG at call time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,91 +14,10 @@ import numpy as np
 import torch
 from PIL import Image
 from torchvision import tv_tensors
-from torchvision.transforms.v2 import functional as TF
 
-from saliencyaug.boxes import Box
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
-
-
-def list_images(root: str | Path) -> list[Path]:
-    """Image files below ``root`` (recursive, by extension), sorted by relative path.
-
-    Raises:
-        ValueError: ``root`` is not a folder.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise ValueError(f"image folder {str(root)!r} is not a directory")
-    files = [p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
-    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
-
-
-def load_image(path: str | Path) -> torch.Tensor:
-    """Decode an image file to a uint8 RGB ``(3, H, W)`` tensor (PIL; EXIF rotation ignored)."""
-    with Image.open(path) as im:
-        return TF.pil_to_tensor(im.convert("RGB"))
-
-
-def to_image_tensor(image: Any, name: str = "image") -> torch.Tensor:
-    """Any accepted image to a 3-channel ``(3, H, W)`` tensor, keeping uint8 or float dtype.
-
-    PIL images and numpy ``(H, W[, C])`` arrays become uint8; tensors keep their dtype (float
-    tensors are taken to be in [0, 1]); gray is replicated, alpha dropped.
-
-    Raises:
-        TypeError / ValueError: an unsupported type, shape or dtype (naming ``name``).
-    """
-    if isinstance(image, Image.Image):
-        return TF.pil_to_tensor(image.convert("RGB"))
-    if isinstance(image, np.ndarray):
-        from saliencyaug._image import to_rgb_uint8
-
-        return torch.from_numpy(to_rgb_uint8(image, name)).permute(2, 0, 1).contiguous()
-    if isinstance(image, torch.Tensor):
-        t = image.as_subclass(torch.Tensor)
-        if t.ndim == 2:
-            t = t[None]
-        if t.ndim != 3 or t.shape[0] not in (1, 3, 4):
-            raise ValueError(
-                f"{name} must be (C, H, W) with C in (1, 3, 4), got {tuple(image.shape)}"
-            )
-        if t.shape[-1] == 0 or t.shape[-2] == 0:
-            raise ValueError(f"{name} must not be empty, got {tuple(image.shape)}")
-        if t.dtype != torch.uint8 and not t.is_floating_point():
-            raise TypeError(f"{name} must be uint8 or float, got {t.dtype}")
-        if t.shape[0] == 1:
-            t = t.expand(3, -1, -1)
-        elif t.shape[0] == 4:
-            t = t[:3]
-        return t
-    raise TypeError(
-        f"{name} must be a PIL image, numpy array or tensor, got {type(image).__name__}"
-    )
-
-
-def boxes_to_list(boxes: tv_tensors.BoundingBoxes) -> list[Box]:
-    """Integer XYXY :class:`Box` es of a ``BoundingBoxes``, clipped to its canvas; empty ones
-    (after rounding and clipping) are dropped."""
-    from torchvision.ops import box_convert
-
-    h, w = boxes.canvas_size
-    data = boxes.as_subclass(torch.Tensor).reshape(-1, 4).double()
-    fmt = boxes.format.name.lower()
-    if fmt != "xyxy":
-        data = box_convert(data, in_fmt=fmt, out_fmt="xyxy")
-    out = []
-    for x0, y0, x1, y1 in torch.round(data).long().tolist():
-        x0, x1 = max(0, min(x0, w)), max(0, min(x1, w))
-        y0, y1 = max(0, min(y0, h)), max(0, min(y1, h))
-        if x1 > x0 and y1 > y0:
-            out.append(Box(x0, y0, x1, y1))
-    return out
-
-
-def largest_box(boxes: Sequence[Box]) -> Box | None:
-    """The box of largest area (the paper's choice for scene images), first on ties."""
-    return max(boxes, key=lambda b: b.area) if boxes else None
+from saliencyaug.boxes.geometry import Box, boxes_to_list
+from saliencyaug.data.box_file import BoxCache
+from saliencyaug.image import list_images, load_image
 
 
 def split_sample(item: Any) -> tuple[Any, tv_tensors.BoundingBoxes | None]:
@@ -152,8 +70,6 @@ class BackgroundPool:
     """
 
     def __init__(self, source: Any) -> None:
-        from saliencyaug.data.box_cache import BoxCache
-
         self._files: list[Path] | None = None
         self._cache: BoxCache | None = None
         self._dataset: Any = None
@@ -203,3 +119,6 @@ class BackgroundPool:
             else "dataset"
         )
         return f"BackgroundPool({kind}, {len(self)} images)"
+
+
+__all__ = ["BackgroundPool", "split_sample"]

@@ -1,82 +1,289 @@
-"""``SaliencySwap``: the CVSA paper's view generation as a torchvision ``transforms.v2`` transform.
+"""``SaliencySwap``: the CVSA paper's view generation as a torchvision ``transforms.v2``
+transform, and ``RandomResizedCropWithMask``, its fallback and the baseline's first step.
 
-Use it as the first entry of an ordinary pipeline, in place of ``RandomResizedCrop``::
+Use SaliencySwap as the first entry of an ordinary pipeline, in place of ``RandomResizedCrop``
+(:func:`saliencyaug.transforms.moco_v2_view` builds the paper's whole pipeline).
 
-    from torchvision.transforms import v2
-    from saliencyaug.transforms import SaliencySwap
+Contract (as torchvision's transforms, e.g. ``RandomResizedCrop``):
 
-    pipeline = v2.Compose([
-        SaliencySwap(backgrounds, size=224),
-        v2.RandomHorizontalFlip(),
-        v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
-        v2.RandomGrayscale(0.2),
-        v2.GaussianBlur(23, (0.1, 2.0)),
-        v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
-    ])
-    image, mask = pipeline(pil_image)
-
-The image of the sample becomes an ``(tv_tensors.Image, tv_tensors.Mask)`` pair, so every later
-geometric v2 transform moves the mask with the image and photometric ones leave it alone. A
-``tv_tensors.BoundingBoxes`` in the sample is taken as the foreground box (from a box cache or
-the dataset's annotations) and replaced by the box of the foreground on the new canvas; other
-items (labels, file names) pass through unchanged.
+* ``make_params`` draws every random number of a view once (:mod:`.sampling`) and returns a
+  :class:`ViewParams`; ``transform`` calls deterministic kernels (:mod:`.functional`) with it,
+  so :meth:`~_SalientView.replay` reproduces a view exactly from its parameters.
+* The sample keeps its structure: the image leaf becomes the view (a ``tv_tensors.Image``), a
+  ``tv_tensors.Mask`` leaf is filled with the view's saliency mask, a ``BoundingBoxes`` leaf
+  becomes the box of that mask on the new canvas (in its own format), and every other leaf
+  passes through. **Deliberate deviation:** a bare image (not inside a tuple, list or dict)
+  comes back as ``(image, mask)``, so the mask is never lost.
+* The salient box of the input comes from its ``BoundingBoxes`` (the largest box), else from
+  a non-empty ``Mask`` (its bounding box), else from the detector.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import PIL.Image
 import torch
+from torch.utils._pytree import tree_flatten, tree_unflatten
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from saliencyaug.boxes import Box, BoxSearch
-from saliencyaug.transforms import functional as F
-from saliencyaug.transforms.backgrounds import (
-    BackgroundPool,
+from saliencyaug import _checks
+from saliencyaug.boxes.geometry import (
+    Box,
+    box_mask,
     boxes_to_list,
     largest_box,
-    to_image_tensor,
+    mask_box,
+    scale_box,
+    to_bounding_boxes,
 )
+from saliencyaug.boxes.search import BoxSearch
+from saliencyaug.image import to_image_tensor
+from saliencyaug.saliency import Detector, get_detector
+from saliencyaug.transforms import functional as F
+from saliencyaug.transforms.backgrounds import BackgroundPool
+from saliencyaug.transforms.sampling import SwapMode, sample_swap_boxes
 
 
-def _size_pair(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
-    if isinstance(size, int) and not isinstance(size, bool):
-        pair = (size, size)
-    elif (
-        isinstance(size, (tuple, list)) and len(size) == 2 and all(isinstance(v, int) for v in size)
-    ):
-        pair = (int(size[0]), int(size[1]))
-    else:
-        raise TypeError(f"size must be an int or an (H, W) pair of ints, got {size!r}")
-    if min(pair) < 1:
-        raise ValueError(f"size must be positive, got {pair}")
-    return pair
+@dataclass(frozen=True)
+class ViewParams:
+    """Everything one view depends on; :meth:`SaliencySwap.replay` with it is deterministic.
 
+    Attributes:
+        size: output ``(H, W)``.
+        image_size: ``(H, W)`` of the input image.
+        source_box: the input's salient box (None: unknown).
+        swapped: True for a swap; False for a resized crop of the input (the fallback of
+            SaliencySwap, or RandomResizedCropWithMask).
+        crop: the region of the input that is shown.
+        target: where it lands on the output (the whole canvas when not swapped).
+        background: the background, already at the output size (swaps only).
+        background_index: its index in the pool (swaps only).
+    """
 
-def _check_range(
-    name: str, value: Any, lo: float, hi: float, lo_open: bool = True
-) -> tuple[float, float]:
-    if not (isinstance(value, (tuple, list)) and len(value) == 2):
-        raise TypeError(f"{name} must be a (min, max) pair, got {value!r}")
-    a, b = float(value[0]), float(value[1])
-    ok_lo = (a > lo) if lo_open else (a >= lo)
-    if not (ok_lo and b <= hi and a <= b and math.isfinite(a) and math.isfinite(b)):
-        bracket = "(" if lo_open else "["
-        raise ValueError(
-            f"{name} must satisfy {lo} {'<' if lo_open else '<='} min <= max <= {hi} "
-            f"(a range within {bracket}{lo}, {hi}]), got {value!r}"
+    size: tuple[int, int]
+    image_size: tuple[int, int]
+    source_box: Box | None
+    swapped: bool
+    crop: Box
+    target: Box
+    background: torch.Tensor | None = None
+    background_index: int | None = None
+
+    def mask(self, device: torch.device | None = None) -> torch.Tensor:
+        """The view's uint8 ``(1, H, W)`` saliency mask."""
+        if self.swapped:
+            return box_mask(self.target, self.size, device)
+        return F.resized_crop_box_mask(self.source_box, self.image_size, self.crop, self.size).to(
+            device
         )
-    return a, b
 
 
-class SaliencySwap(v2.Transform):
+def _match_dtype(image: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return image if image.dtype == dtype else TF.to_dtype(image, dtype, scale=True)
+
+
+def _is_image_leaf(x: Any) -> bool:
+    if isinstance(x, (tv_tensors.BoundingBoxes, tv_tensors.Mask)):
+        return False
+    return isinstance(x, (PIL.Image.Image, torch.Tensor, np.ndarray))
+
+
+class _SalientView(v2.Transform):
+    """Base of the transforms that turn an image and its salient box into a view and the
+    view's mask (see the module docstring for the contract)."""
+
+    _transformed_types = (
+        tv_tensors.Image,
+        tv_tensors.BoundingBoxes,
+        tv_tensors.Mask,
+        PIL.Image.Image,
+        torch.Tensor,
+        np.ndarray,
+    )
+
+    def __init__(self, size: int | tuple[int, int], antialias: bool) -> None:
+        super().__init__()
+        self.size = _checks.size_pair("size", size)
+        self.antialias = _checks.boolean("antialias", antialias)
+
+    # -- drawing (subclasses) ------------------------------------------------------------
+
+    def _draw(self, image: torch.Tensor, box: Box | None) -> ViewParams:
+        raise NotImplementedError
+
+    def _default_box(self, image: torch.Tensor) -> Box | None:
+        return None
+
+    # -- the torchvision v2 contract -----------------------------------------------------
+
+    def forward(self, *inputs: Any) -> Any:
+        """Draw a view's parameters and apply them (see :meth:`replay`)."""
+        return self._run(inputs, None)
+
+    def replay(self, params: ViewParams, *inputs: Any) -> Any:
+        """Apply known parameters (e.g. from :meth:`sample_params`) to a sample; the output is
+        identical to the call that drew them."""
+        if not isinstance(params, ViewParams):
+            raise TypeError(f"params must be ViewParams, got {type(params).__name__}")
+        return self._run(inputs, params)
+
+    def sample_params(self, *inputs: Any) -> ViewParams:
+        """Draw the parameters of one view of a sample, without applying them."""
+        flat, _ = tree_flatten(inputs if len(inputs) > 1 else inputs[0])
+        self.check_inputs(flat)
+        needs = self._needs_transform_list(flat)
+        return self.make_params([x for x, n in zip(flat, needs, strict=True) if n])["view"]
+
+    def _run(self, inputs: tuple[Any, ...], params: ViewParams | None) -> Any:
+        if not inputs:
+            raise TypeError("expected a sample (an image, or a tuple/list/dict holding one)")
+        sample = inputs if len(inputs) > 1 else inputs[0]
+        flat, spec = tree_flatten(sample)
+        self.check_inputs(flat)
+        needs = self._needs_transform_list(flat)
+        chosen = [x for x, n in zip(flat, needs, strict=True) if n]
+        if params is None:
+            view = self.make_params(chosen)["view"]
+        else:
+            self._find_image(chosen)
+            view = params
+        out = [
+            self.transform(x, {"view": view}) if n else x for x, n in zip(flat, needs, strict=True)
+        ]
+        result = tree_unflatten(out, spec)
+        if spec.is_leaf():  # a bare image: return the mask beside it
+            return result, tv_tensors.Mask(view.mask(result.device))
+        return result
+
+    def check_inputs(self, flat_inputs: list[Any]) -> None:
+        for inpt in flat_inputs:
+            if isinstance(inpt, (tv_tensors.Video, tv_tensors.KeyPoints)):
+                raise TypeError(
+                    f"{type(self).__name__} makes views of still images and cannot transform a "
+                    f"{type(inpt).__name__}"
+                )
+        for kind in (tv_tensors.Mask, tv_tensors.BoundingBoxes):
+            if sum(isinstance(x, kind) for x in flat_inputs) > 1:
+                raise ValueError(
+                    f"{type(self).__name__} takes at most one {kind.__name__} per sample"
+                )
+
+    def _needs_transform_list(self, flat_inputs: list[Any]) -> list[bool]:
+        needs = super()._needs_transform_list(flat_inputs)
+        # numpy arrays: only the first, and only when there is no other image
+        has_image = any(
+            n and not isinstance(x, (np.ndarray, tv_tensors.BoundingBoxes, tv_tensors.Mask))
+            for x, n in zip(flat_inputs, needs, strict=True)
+        )
+        seen_array = has_image
+        for i, x in enumerate(flat_inputs):
+            if isinstance(x, np.ndarray):
+                needs[i] = not seen_array and x.ndim in (2, 3)
+                seen_array = seen_array or needs[i]
+        return needs
+
+    def _find_image(self, flat_inputs: list[Any]) -> Any:
+        images = [x for x in flat_inputs if _is_image_leaf(x)]
+        if len(images) != 1:
+            raise ValueError(
+                f"{type(self).__name__} needs exactly one image per sample, found {len(images)}"
+            )
+        return images[0]
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        image = to_image_tensor(self._find_image(flat_inputs), "image")
+        box = None
+        for x in flat_inputs:
+            if isinstance(x, tv_tensors.BoundingBoxes):
+                box = box or largest_box(boxes_to_list(x))
+        for x in flat_inputs:
+            if isinstance(x, tv_tensors.Mask) and box is None:
+                box = mask_box(x)
+                if box is not None:
+                    box = scale_box(box, tuple(x.shape[-2:]), tuple(image.shape[-2:]))  # type: ignore[arg-type]
+        if box is None:
+            box = self._default_box(image)
+        return {"view": self._draw(image, box)}
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        view: ViewParams = params["view"]
+        if isinstance(inpt, tv_tensors.Mask):
+            return tv_tensors.Mask(view.mask(inpt.device))
+        if isinstance(inpt, tv_tensors.BoundingBoxes):
+            return to_bounding_boxes(mask_box(view.mask()), view.size, inpt.format)
+        image = to_image_tensor(inpt, "image")
+        if view.swapped:
+            assert view.background is not None
+            background = _match_dtype(view.background.to(image.device), image.dtype)
+            out = F.paste(background, image, view.crop, view.target, antialias=self.antialias)
+        else:
+            out = F.resized_crop(image, view.crop, view.size, antialias=self.antialias)
+        return tv_tensors.Image(out)
+
+    def _resized_crop_params(
+        self,
+        image: torch.Tensor,
+        box: Box | None,
+        scale: tuple[float, float],
+        ratio: tuple[float, float],
+    ) -> ViewParams:
+        top, left, h, w = v2.RandomResizedCrop.get_params(image, list(scale), list(ratio))
+        size = self.size
+        return ViewParams(
+            size,
+            (int(image.shape[-2]), int(image.shape[-1])),
+            box,
+            False,
+            Box(left, top, left + w, top + h),
+            Box(0, 0, size[1], size[0]),
+        )
+
+
+class RandomResizedCropWithMask(_SalientView):
+    """``RandomResizedCrop`` whose mask is the part of the salient box the crop shows.
+
+    The baseline's first step (MoCo v2 / BYOL with RandomResizedCrop) with the same output
+    structure as :class:`SaliencySwap`, so one training loop serves both; it is also
+    SaliencySwap's fallback. The salient box comes from the sample's ``BoundingBoxes`` or
+    ``Mask`` (else the whole image).
+
+    Args:
+        size: output ``(H, W)`` (an int for a square).
+        scale: area range of the crop (fraction of the image), as torchvision's.
+        ratio: aspect-ratio range ``w / h``.
+        antialias: antialiased resizing.
+
+    Example:
+        >>> image, mask = RandomResizedCropWithMask(16)(torch.zeros(3, 40, 40, dtype=torch.uint8))
+        >>> tuple(image.shape), bool(mask.all())
+        ((3, 16, 16), True)
+    """
+
+    def __init__(
+        self,
+        size: int | tuple[int, int],
+        scale: tuple[float, float] = (0.08, 1.0),
+        ratio: tuple[float, float] = (3 / 4, 4 / 3),
+        antialias: bool = True,
+    ) -> None:
+        super().__init__(size, antialias)
+        self.scale = _checks.range_pair("scale", scale, 0.0, 1.0)
+        self.ratio = _checks.range_pair("ratio", ratio, 0.0, float("inf"))
+
+    def _default_box(self, image: torch.Tensor) -> Box | None:
+        return Box(0, 0, int(image.shape[-1]), int(image.shape[-2]))
+
+    def _draw(self, image: torch.Tensor, box: Box | None) -> ViewParams:
+        return self._resized_crop_params(image, box, self.scale, self.ratio)
+
+
+class SaliencySwap(_SalientView):
     """Crop inside the salient box of an image and swap it onto a background (CVSA, 2.1).
 
     Args:
@@ -101,218 +308,92 @@ class SaliencySwap(v2.Transform):
         ValueError / TypeError: out-of-range or mistyped arguments, an empty pool.
 
     Example:
-        >>> import torch
         >>> bg = [torch.zeros(3, 40, 60, dtype=torch.uint8)]
         >>> fg = torch.full((3, 50, 50), 200, dtype=torch.uint8)
-        >>> image, mask = SaliencySwap(bg, size=32, mode="paste")(fg)
+        >>> swap = SaliencySwap(bg, size=32, mode="paste")
+        >>> image, mask = swap(fg)
         >>> tuple(image.shape), tuple(mask.shape), bool(mask.any())
         ((3, 32, 32), (1, 32, 32), True)
+        >>> params = swap.sample_params(fg)                  # draw once ...
+        >>> a, b = swap.replay(params, fg), swap.replay(params, fg)   # ... replay exactly
+        >>> bool(torch.equal(a[0], b[0]))
+        True
     """
-
-    _transformed_types = (
-        tv_tensors.Image,
-        tv_tensors.BoundingBoxes,
-        PIL.Image.Image,
-        torch.Tensor,
-        np.ndarray,
-    )
 
     def __init__(
         self,
         backgrounds: Any,
         size: int | tuple[int, int] = 224,
         *,
-        mode: str = "replace",
+        mode: SwapMode = "replace",
         scale: tuple[float, float] = (0.5, 1.0),
         ratio: tuple[float, float] = (3 / 4, 4 / 3),
         paste_scale: tuple[float, float] = (0.3, 1.0),
         p: float = 1.0,
         fallback_scale: tuple[float, float] = (0.08, 1.0),
-        detector: str | Callable[[Any], np.ndarray] = "spectral_residual",
+        detector: str | Detector = "spectral_residual",
         box_search: BoxSearch | None = None,
         antialias: bool = True,
     ) -> None:
-        super().__init__()
-        from saliencyaug.saliency import get_detector
-
-        if mode not in ("replace", "paste"):
-            raise ValueError(f"mode must be 'replace' or 'paste', got {mode!r}")
-        if not (isinstance(p, (int, float)) and 0.0 <= p <= 1.0):
-            raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
+        super().__init__(size, antialias)
+        self.mode: SwapMode = _checks.choice("mode", mode, ("replace", "paste"))
         self.pool = (
             backgrounds if isinstance(backgrounds, BackgroundPool) else BackgroundPool(backgrounds)
         )
-        self.size = _size_pair(size)
-        self.mode = mode
-        self.scale = _check_range("scale", scale, 0.0, 1.0)
-        self.paste_scale = _check_range("paste_scale", paste_scale, 0.0, 1.0)
-        self.fallback_scale = _check_range("fallback_scale", fallback_scale, 0.0, 1.0)
-        self.ratio = _check_range("ratio", ratio, 0.0, math.inf)
-        self.p = float(p)
+        self.scale = _checks.range_pair("scale", scale, 0.0, 1.0)
+        self.paste_scale = _checks.range_pair("paste_scale", paste_scale, 0.0, 1.0)
+        self.fallback_scale = _checks.range_pair("fallback_scale", fallback_scale, 0.0, 1.0)
+        self.ratio = _checks.range_pair("ratio", ratio, 0.0, float("inf"))
+        self.p = _checks.probability("p", p)
         get_detector(detector)  # validate now; resolved again at call time (picklable)
         self.detector = detector
         if box_search is not None and not isinstance(box_search, BoxSearch):
             raise TypeError(f"box_search must be a BoxSearch, got {type(box_search).__name__}")
         self.box_search = box_search or BoxSearch()
-        self.antialias = antialias
 
-    # -- v2.Transform hooks ------------------------------------------------------------
+    def _detect_box(self, image: torch.Tensor) -> Box:
+        detect: Callable[[Any], np.ndarray] = get_detector(self.detector)
+        return self.box_search(detect(image))
 
-    def check_inputs(self, flat_inputs: list[Any]) -> None:
-        for inpt in flat_inputs:
-            if isinstance(inpt, (tv_tensors.Mask, tv_tensors.Video, tv_tensors.KeyPoints)):
-                raise TypeError(
-                    f"SaliencySwap builds the view's mask itself and cannot transform a "
-                    f"{type(inpt).__name__}; pass an image (and optionally BoundingBoxes)"
-                )
+    def _default_box(self, image: torch.Tensor) -> Box | None:
+        return self._detect_box(image)
 
-    def _needs_transform_list(self, flat_inputs: list[Any]) -> list[bool]:
-        needs = super()._needs_transform_list(flat_inputs)
-        # numpy arrays: only the first, and only when there is no other image
-        has_image = any(
-            n and not isinstance(x, (np.ndarray, tv_tensors.BoundingBoxes))
-            for x, n in zip(flat_inputs, needs, strict=True)
-        )
-        seen_array = has_image
-        for i, x in enumerate(flat_inputs):
-            if isinstance(x, np.ndarray):
-                needs[i] = not seen_array and x.ndim in (2, 3)
-                seen_array = seen_array or needs[i]
-        return needs
-
-    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
-        images = [x for x in flat_inputs if not isinstance(x, tv_tensors.BoundingBoxes)]
-        if len(images) != 1:
-            raise ValueError(
-                f"SaliencySwap needs exactly one image per sample, found {len(images)}"
-            )
-        boxes = [x for x in flat_inputs if isinstance(x, tv_tensors.BoundingBoxes)]
-        foreground = to_image_tensor(images[0], "image")
-        fg_box = None
-        if boxes:
-            fg_box = largest_box(boxes_to_list(boxes[0]))
-        if fg_box is None:
-            fg_box = self._detect_box(foreground)
-        image, mask = self.view(foreground, fg_box)
-        return {"image": image, "mask": mask}
-
-    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        if isinstance(inpt, tv_tensors.BoundingBoxes):
-            return _mask_boxes(params["mask"], inpt.format)
-        return tv_tensors.Image(params["image"]), tv_tensors.Mask(params["mask"])
-
-    # -- the view ------------------------------------------------------------------------
-
-    def view(
-        self, foreground: torch.Tensor, foreground_box: Box
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One view of a ``(C, H, W)`` foreground with a known box: ``(image, mask)``."""
+    def _draw(self, image: torch.Tensor, box: Box | None) -> ViewParams:
+        assert box is not None
         if float(torch.rand(())) >= self.p:
-            return F.resized_crop_with_box_mask(
-                foreground,
-                foreground_box,
-                self.size,
-                self.fallback_scale,
-                self.ratio,
-                self.antialias,
-            )
-        bg_image, bg_boxes = self.pool.sample()
-        background = to_image_tensor(bg_image, "background")
-        background = _match_dtype(background, foreground.dtype)
-        bg_size = (background.shape[-2], background.shape[-1])
+            return self._resized_crop_params(image, box, self.fallback_scale, self.ratio)
+        index = int(torch.randint(len(self.pool), ()))
+        bg_image, bg_boxes = self.pool[index]
+        background = _match_dtype(to_image_tensor(bg_image, "background"), image.dtype)
+        bg_size = (int(background.shape[-2]), int(background.shape[-1]))
         background = TF.resize(background, list(self.size), antialias=self.antialias)
         bg_box = None
         if self.mode == "replace":
-            if bg_boxes:
-                from saliencyaug.data.box_cache import scale_box
-
-                bg_box = scale_box(largest_box(bg_boxes), bg_size, self.size)  # type: ignore[arg-type]
-            else:
-                bg_box = self._detect_box(background)
-        return F.saliency_swap(
-            foreground,
-            foreground_box,
-            background,
-            bg_box,
-            self.mode,  # type: ignore[arg-type]
+            known = largest_box(bg_boxes) if bg_boxes else None
+            bg_box = (
+                scale_box(known, bg_size, self.size)
+                if known is not None
+                else self._detect_box(background)
+            )
+        crop, target = sample_swap_boxes(
+            torch.tensor([list(box)]),
+            None if bg_box is None else torch.tensor([list(bg_box)]),
+            self.size,
+            self.mode,
             self.scale,
             self.ratio,
             self.paste_scale,
-            self.antialias,
+        )
+        return ViewParams(
+            self.size,
+            (int(image.shape[-2]), int(image.shape[-1])),
+            box,
+            True,
+            Box(*(int(v) for v in crop[0])),
+            Box(*(int(v) for v in target[0])),
+            background,
+            index,
         )
 
-    def _detect_box(self, image: torch.Tensor) -> Box:
-        from saliencyaug.saliency import get_detector
 
-        return self.box_search(get_detector(self.detector)(image))
-
-
-def _match_dtype(image: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    if image.dtype == dtype:
-        return image
-    return TF.to_dtype(image, dtype, scale=True)
-
-
-def _mask_boxes(mask: torch.Tensor, fmt: Any) -> tv_tensors.BoundingBoxes:
-    """The bounding box of a mask's foreground as ``BoundingBoxes`` (an empty mask gives an
-    empty set of boxes)."""
-    h, w = mask.shape[-2:]
-    ys = torch.nonzero(mask.reshape(h, w).any(dim=1)).flatten()
-    xs = torch.nonzero(mask.reshape(h, w).any(dim=0)).flatten()
-    if len(ys) == 0:
-        data = torch.zeros((0, 4))
-    else:
-        data = torch.tensor(
-            [[int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1]], dtype=torch.float32
-        )
-    out = tv_tensors.BoundingBoxes(data, format="XYXY", canvas_size=(h, w))
-    if fmt != tv_tensors.BoundingBoxFormat.XYXY:
-        out = TF.convert_bounding_box_format(out, new_format=fmt)
-    return out
-
-
-class MultiView:
-    """Apply a view pipeline ``n`` times to one sample: ``[view_1, ..., view_n]``.
-
-    Every call of the pipeline draws its own randomness, so with ``SaliencySwap`` first the
-    views get independent crops and backgrounds (SPEC.md 3.4). The list of ``(image, mask)``
-    pairs collates with ``default_collate``.
-
-    Args:
-        transform: the per-view pipeline (e.g. a ``v2.Compose`` starting with SaliencySwap).
-        n: number of views (2 for BYOL/MoCo).
-        keep_boxes: when a view is a tuple holding ``BoundingBoxes`` (SaliencySwap called on
-            ``(image, boxes)`` returns ``((image, mask), boxes)``), the boxes are dropped by
-            default and a lone remaining item is unwrapped, so each view is ``(image, mask)``
-            and batches collate (the boxes can be empty after SaliencySwap's fallback).
-
-    Example:
-        >>> import torch
-        >>> swap = SaliencySwap([torch.zeros(3, 16, 16, dtype=torch.uint8)], size=8, mode="paste")
-        >>> views = MultiView(swap)(torch.full((3, 20, 20), 9, dtype=torch.uint8))
-        >>> len(views), tuple(views[0][0].shape)
-        (2, (3, 8, 8))
-    """
-
-    def __init__(self, transform: Callable[..., Any], n: int = 2, keep_boxes: bool = False) -> None:
-        if not callable(transform):
-            raise TypeError(f"transform must be callable, got {type(transform).__name__}")
-        if not (isinstance(n, int) and n >= 1):
-            raise ValueError(f"n must be a positive int, got {n!r}")
-        self.transform = transform
-        self.n = n
-        self.keep_boxes = keep_boxes
-
-    def __call__(self, *inputs: Any) -> list[Any]:
-        return [self._strip(self.transform(*inputs)) for _ in range(self.n)]
-
-    def _strip(self, view: Any) -> Any:
-        if self.keep_boxes or not isinstance(view, (tuple, list)):
-            return view
-        kept = [v for v in view if not isinstance(v, tv_tensors.BoundingBoxes)]
-        if len(kept) == len(view):
-            return view
-        return kept[0] if len(kept) == 1 else type(view)(kept)
-
-    def __repr__(self) -> str:
-        return f"MultiView(n={self.n}, keep_boxes={self.keep_boxes}, transform={self.transform!r})"
+__all__ = ["RandomResizedCropWithMask", "SaliencySwap", "ViewParams"]
