@@ -39,8 +39,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from saliencyaug.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 DEFAULTS: dict[str, Any] = {
     "data": {
@@ -290,20 +289,10 @@ def dataset_from_config(
 
 def view_pipeline(cfg: dict[str, Any], pool: Any) -> Callable[..., Any]:
     """MoCo v2 augmentations (CVSA Appendix A.1) with RandomResizedCrop or SaliencySwap first."""
-    from torchvision.transforms import v2
-
-    from saliencyaug.transforms import SaliencySwap
+    from saliencyaug.transforms import RandomResizedCropWithMask, SaliencySwap, moco_v2_view
 
     size = cfg["data"]["size"]
     views = cfg["views"]
-    tail = [
-        v2.RandomHorizontalFlip(),
-        v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
-        v2.RandomGrayscale(0.2),
-        v2.RandomApply([v2.GaussianBlur(23, (0.1, 2.0))], p=0.5),
-        v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-    ]
     if views["first"] == "saliencyswap":
         first: Any = SaliencySwap(
             pool,
@@ -314,32 +303,10 @@ def view_pipeline(cfg: dict[str, Any], pool: Any) -> Callable[..., Any]:
             detector=views["detector"],
         )
     elif views["first"] == "rrc":
-        first = _RRCWithMask(size, tuple(views["rrc_scale"]))
+        first = RandomResizedCropWithMask(size, scale=tuple(views["rrc_scale"]))
     else:
         raise ValueError(f"views.first must be 'rrc' or 'saliencyswap', got {views['first']!r}")
-    return v2.Compose([first, *tail])
-
-
-class _RRCWithMask:
-    """RandomResizedCrop with the crop's part of the box as a mask: the baseline keeps the
-    (image, mask) structure so that one training loop serves every recipe."""
-
-    def __init__(self, size: int, scale: tuple[float, float]) -> None:
-        self.size = size
-        self.scale = scale
-
-    def __call__(self, image: Any, boxes: Any = None) -> Any:
-        from torchvision import tv_tensors
-
-        from saliencyaug.boxes import Box
-        from saliencyaug.transforms.backgrounds import boxes_to_list, largest_box, to_image_tensor
-        from saliencyaug.transforms.functional import resized_crop_with_box_mask
-
-        img = to_image_tensor(image)
-        box = largest_box(boxes_to_list(boxes)) if boxes is not None else None
-        box = box or Box(0, 0, img.shape[-1], img.shape[-2])
-        out, mask = resized_crop_with_box_mask(img, box, (self.size, self.size), self.scale)
-        return tv_tensors.Image(out), tv_tensors.Mask(mask)
+    return moco_v2_view(first)
 
 
 def make_loader(
@@ -449,20 +416,13 @@ class ViewsAndClean:
     objective reconstructs (second paper, Eq. 2)."""
 
     def __init__(self, views: Callable[..., Any], size: int) -> None:
-        from torchvision.transforms import v2
+        from saliencyaug.transforms import eval_view
 
         self.views = views
-        self.clean = v2.Compose(
-            [
-                v2.Resize(size),
-                v2.CenterCrop(size),
-                v2.ToDtype(torch.float32, scale=True),
-                v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-            ]
-        )
+        self.clean = eval_view(size, resize=size)
 
     def __call__(self, image: Any, boxes: Any = None) -> tuple[Any, torch.Tensor]:
-        from saliencyaug.transforms.backgrounds import to_image_tensor
+        from saliencyaug.image import to_image_tensor
 
         return self.views(image, boxes), self.clean(to_image_tensor(image))
 
@@ -574,7 +534,7 @@ def make_backbone(cfg: dict[str, Any], stages: tuple[int, ...] = (4,)) -> nn.Mod
     m = cfg["model"]
     backbone = ResNetBackbone(m["arch"], stages=stages)
     if m["init"]:
-        from saliencyaug.evaluation.report import load_encoder
+        from saliencyaug.models import load_encoder
 
         backbone.load_state_dict(load_encoder(m["init"], m["arch"]).state_dict(), strict=False)
     return backbone
@@ -591,7 +551,7 @@ class _CleanImage:
         )
 
     def __call__(self, image: Any, boxes: Any = None) -> torch.Tensor:
-        from saliencyaug.transforms.backgrounds import to_image_tensor
+        from saliencyaug.image import to_image_tensor
 
         return self.tf(to_image_tensor(image))
 
@@ -602,21 +562,20 @@ class DecoderPairs:
     decoder's pre-training with the encoder frozen."""
 
     def __init__(self, cfg: dict[str, Any], d: Dist, feature_dim: int) -> None:
-        from saliencyaug.losses import DecoderPairLoss
-        from saliencyaug.models import FeatureDecoder
+        from saliencyaug.synthesized import DecoderPairObjective, FeatureDecoder
 
         pc = cfg["pairs"]
         self.cfg = cfg
         self.d = d
         self.decoder = FeatureDecoder(feature_dim, pc["decoder_size"]).to(d.device)
-        self.loss = DecoderPairLoss(
+        self.loss = DecoderPairObjective(
             feature_dim,
-            pc["bank"],
-            pc["alpha"],
-            pc["nu"],
-            pc["eps_g"],
-            pc["eps_var"],
-            pc["kappa"],
+            bank_size=pc["bank"],
+            alpha=pc["alpha"],
+            nu=pc["nu"],
+            eps_g=pc["eps_g"],
+            eps_var=pc["eps_var"],
+            kappa=pc["kappa"],
             mean=IMAGENET_MEAN,
             std=IMAGENET_STD,
         ).to(d.device)
@@ -637,11 +596,17 @@ class DecoderPairs:
     ) -> torch.Tensor:
         """``loss + alpha L_R + nu L_Cp``: L_R on the clean images, Grad-CAM against ``v_aug``
         (the online features of view 1); the parts are added to ``parts``."""
-        res = self.loss(features, projector, self.decoder, clean, v_aug.detach(), loss)
+        res = self.loss(
+            encoder=features,
+            projector=projector,
+            decoder=self.decoder,
+            images=clean,
+            augmented_features=v_aug.detach(),
+        )
         parts.update(
             reconstruction=float(res.reconstruction.detach()), pair=float(res.pair.detach())
         )
-        return res.total
+        return loss + res.loss
 
     def pretrain(
         self, features: Callable[[torch.Tensor], torch.Tensor], encoder: nn.Module, work: Path
@@ -649,7 +614,7 @@ class DecoderPairs:
         """Pre-train the decoder on this rank's clean images, the encoder frozen."""
         from torch.utils.data import DataLoader, DistributedSampler
 
-        from saliencyaug.models import pretrain_decoder
+        from saliencyaug.synthesized import pretrain_decoder
 
         cfg, d = self.cfg, self.d
         if cfg["pairs"]["pretrain_epochs"] <= 0:

@@ -88,13 +88,17 @@ def loss_fn(
     with torch.no_grad():
         t = common.unwrap(target).target_forward(torch.cat([x1, x2]))
     p1, p2, h1, h2 = o["p"][:b], o["p"][b:], t["h"][:b], t["h"][b:]
-    loss = byol_loss(p1.float(), h2.float(), p2.float(), h1.float())
+    loss = byol_loss((p1.float(), p2.float()), (h1.float(), h2.float()))
     parts = {"byol": float(loss.detach())}
     c = cfg["cvsa"]
     if c["enabled"]:
         pc, hc = o["pc"].float(), t["hc"].float()
         align = saliency_alignment_loss(
-            pc[:b], hc[b:], pc[b:], hc[:b], m1, m2, c["normalize"], c["temperature"]
+            (pc[:b], pc[b:]),
+            (hc[:b], hc[b:]),
+            (m1, m2),
+            normalize=c["normalize"],
+            temperature=c["temperature"],
         )
         loss = loss + c["weight"] * align
         parts["align"] = float(align.detach())

@@ -50,7 +50,7 @@ def build(cfg: dict[str, Any], d: common.Dist) -> tuple[nn.Module, nn.Module, Mo
     online = MoCoNet(cfg).to(d.device)
     target = common.sync_target(ema_copy(online), d, cfg["model"]["sync_bn"])
     mc = cfg["moco"]
-    moco = MoCoLoss(mc["dim"], mc["queue"], mc["temperature"]).to(d.device)
+    moco = MoCoLoss(mc["dim"], mc["queue"], temperature=mc["temperature"]).to(d.device)
     return common.wrap_ddp(online, d, cfg["model"]["sync_bn"]), target, moco
 
 

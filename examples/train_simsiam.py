@@ -61,7 +61,7 @@ def simsiam_loss(
     the features of view 1."""
     b = x1.shape[0]
     v, z, p = net(torch.cat([x1, x2]))
-    return byol_loss(p[:b].float(), z[b:].float(), p[b:].float(), z[:b].float()), v[:b]
+    return byol_loss((p[:b].float(), p[b:].float()), (z[:b].float(), z[b:].float())), v[:b]
 
 
 def train(cfg: dict[str, Any], out: Path, resume: bool) -> dict[str, Any]:
