@@ -132,6 +132,20 @@ def to_image_tensor(image: Any, name: str = "image") -> torch.Tensor:
     raise TypeError(_type_message(image, name))
 
 
+def is_image_leaf(value: Any) -> bool:
+    """True for a leaf of a sample that is an image: a PIL image, a tensor (but not a
+    ``tv_tensors.Mask`` or ``BoundingBoxes``) or a numpy array."""
+    from PIL import Image
+
+    if isinstance(value, (Image.Image, np.ndarray)):
+        return True
+    if not _checks.is_tensor(value):
+        return False
+    from torchvision import tv_tensors
+
+    return not isinstance(value, (tv_tensors.BoundingBoxes, tv_tensors.Mask))
+
+
 def to_hwc_uint8(image: Any) -> np.ndarray:
     """An image (tensor in uint8 or [0, 1] float, or array) as uint8 ``(H, W, 3)`` for display.
 
@@ -241,6 +255,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "colorize",
     "image_size",
+    "is_image_leaf",
     "list_images",
     "load_image",
     "to_hwc_uint8",

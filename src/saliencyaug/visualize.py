@@ -191,9 +191,8 @@ def render_synthesized_pairs(
         bank = MemoryQueue(512, 64)
         bank.add(v)
         bank.add(v_aug)
-    columns = [("clean", x), ("reconstructed", None)]
     with torch.no_grad():
-        columns[1] = ("reconstructed", decoder(v))
+        columns = [("clean", x), ("reconstructed", decoder(v))]
     for scale in eps_scales:
         noise = GradCAMPerturber(0.1 * scale)(v, v_aug, projector) + VariancePerturber(
             0.05 * scale

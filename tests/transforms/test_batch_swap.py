@@ -80,7 +80,7 @@ def test_replay_and_apply_to_other_tensors() -> None:
     out, masks, params = swap(images, torch.tensor([[2, 2, 18, 18]] * 4))
     again, masks2, same = swap(images, None, params=params)  # type: ignore[arg-type]
     assert same is params and torch.equal(out, again) and torch.equal(masks, masks2)
-    feats, fmasks = swap.apply(torch.rand(4, 7, 20, 20), params)
+    feats, fmasks = swap.replay(torch.rand(4, 7, 20, 20), params)
     assert feats.shape == (4, 7, 20, 20) and torch.equal(fmasks, masks)
     assert isinstance(params, BatchSwapParams)
 
@@ -141,7 +141,7 @@ def test_cuda_matches_cpu_replay() -> None:
     swap = BatchSaliencySwap()
     out, masks, params = swap(images, boxes)
     cuda_params = params.to("cuda")
-    out_gpu, masks_gpu = swap.apply(images.cuda(), cuda_params)
+    out_gpu, masks_gpu = swap.replay(images.cuda(), cuda_params)
     assert out_gpu.device.type == "cuda"
     torch.testing.assert_close(out_gpu.cpu(), out, atol=1e-5, rtol=0)
     assert torch.equal(masks_gpu.cpu(), masks)

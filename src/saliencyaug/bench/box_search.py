@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from saliencyaug.bench.environment import machine_header
-from saliencyaug.boxes import BoxSearch, _kernels, best_boxes, brute_force_best_box
+from saliencyaug.boxes import BoxSearch, best_boxes, brute_force_best_box
+from saliencyaug.boxes.baselines import integral_image, max_subarray_2d
 from saliencyaug.boxes.torch_search import best_boxes_torch
 from saliencyaug.demo import PHOTOS, bundled_photos
 from saliencyaug.saliency import fine_grained, spectral_residual
@@ -155,13 +156,11 @@ def run(
                 label = f"{h}x{w}"
                 say(f"{set_name} {label}")
                 kadane = _time_each(
-                    lambda m: _kernels.plain_kadane_2d(m.astype(np.float64) - m.mean()),
+                    lambda m: max_subarray_2d(m.astype(np.float64) - m.mean()),
                     maps,
                     repeats,
                 )
-                integral = _time_each(
-                    lambda m: _kernels.integral_image_f64(m), maps, max(repeats, 5)
-                )
+                integral = _time_each(integral_image, maps, max(repeats, 5))
                 k_med = float(np.median(kadane))
                 i_med = float(np.median(integral))
                 brute_med = None

@@ -96,7 +96,7 @@ def run(n_images: int = 64, rounds: int = 5, batch: int = 256, seed: int = 0) ->
                     fn(*args(i))
                 times[name].append((time.perf_counter() - t0) / n_images)
         base = float(np.median(times["RandomResizedCrop (baseline)"]))
-        rows = []
+        rows: list[dict[str, Any]] = []
         for name, ts in times.items():
             med = float(np.median(ts))
             rows.append(

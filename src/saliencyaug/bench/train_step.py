@@ -54,7 +54,9 @@ def _step_fn(variant: str, batch: int, size: int, hidden: int, decoder_size: int
         modules += [cproj, cpred]
         align = SaliencyAlignmentLoss()
     online = torch.nn.ModuleList(modules).train()
-    target = ema_copy(torch.nn.ModuleList([backbone, proj] + ([cproj] if cvsa else [])))
+    target_modules = torch.nn.ModuleList([backbone, proj] + ([cproj] if cvsa else []))
+    target = ema_copy(target_modules)
+    assert isinstance(target, torch.nn.ModuleList)
     opt = torch.optim.SGD(online.parameters(), lr=0.05, momentum=0.9)
     x1, x2 = torch.randn(batch, 3, size, size), torch.randn(batch, 3, size, size)
     m1 = torch.zeros(batch, 1, size, size, dtype=torch.uint8)
@@ -92,6 +94,7 @@ def _moco_step_fn(pairs: bool, batch: int, size: int, decoder_size: int) -> Any:
     head = nn.Sequential(nn.Linear(512, 2048), nn.ReLU(inplace=True), nn.Linear(2048, 128))
     online = nn.ModuleList([backbone, head])
     target = ema_copy(online)
+    assert isinstance(target, nn.ModuleList)
     moco = MoCoLoss(128, 65536, temperature=0.2)
     params = list(online.parameters())
     if pairs:
@@ -171,7 +174,7 @@ def run(
             cmd += ["--hidden", str(hidden), "--decoder-size", str(decoder_size)]
             res = subprocess.run(cmd, capture_output=True, text=True, check=True)
             results[variant].append(json.loads(res.stdout.strip().splitlines()[-1]))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for variant, runs in results.items():
         times = [t for r in runs for t in r["step_s"]]
         rows.append(

@@ -252,7 +252,10 @@ def objective_from_dict(data: dict[str, Any]) -> Objective:
     if not isinstance(data, dict) or "objective" not in data:
         raise ValueError(f"an objective record needs an 'objective' key, got {data!r}")
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-    return make_objective(params.pop("objective"), **params)
+    name = params.pop("objective")
+    if not isinstance(name, str):
+        raise ValueError(f"an objective record names its objective, got {name!r}")
+    return make_objective(name, **params)
 
 
 __all__ = [

@@ -264,14 +264,19 @@ class BoxSearch:
         run on the GPU (see :mod:`saliencyaug.boxes.torch_search`); the other objectives copy
         the maps to the CPU.
         """
-        if hasattr(saliency, "detach") and hasattr(saliency, "device"):
-            import torch
+        if isinstance(saliency, np.ndarray):
+            return _batch_numpy(self.objective, as_saliency_array(saliency, ndim=3))
+        import torch
 
-            if saliency.device.type != "cpu" and isinstance(self.objective, (Excess, Fixed)):
-                return torch_search.best_boxes_torch(self, saliency)
-            out = _batch_numpy(self.objective, as_saliency_array(saliency, ndim=3))
-            return torch.from_numpy(out).to(saliency.device)
-        return _batch_numpy(self.objective, as_saliency_array(saliency, ndim=3))
+        if not isinstance(saliency, torch.Tensor):
+            raise TypeError(
+                "saliency must be a numpy array or torch tensor of shape (B, H, W), "
+                f"got {type(saliency).__name__}"
+            )
+        if saliency.device.type != "cpu" and isinstance(self.objective, (Excess, Fixed)):
+            return torch_search.best_boxes_torch(self, saliency)
+        out = _batch_numpy(self.objective, as_saliency_array(saliency, ndim=3))
+        return torch.from_numpy(out).to(saliency.device)
 
 
 def _batch_numpy(objective: Objective, arr: np.ndarray) -> np.ndarray:

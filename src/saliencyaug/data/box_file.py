@@ -113,7 +113,7 @@ class BoxCache:
                 if "error" in entry:
                     errors.append({"path": rel, "error": entry["error"]})
                 else:
-                    records.append(_record(entry, p))
+                    records.append(_record(entry, Path(p)))
         root_path = (
             Path(root) if root is not None else (Path(meta["root"]) if meta.get("root") else None)
         )

@@ -30,6 +30,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
+from saliencyaug import _checks
 from saliencyaug.data.box_file import BoxCache
 from saliencyaug.image import list_images, load_image
 
@@ -111,8 +112,7 @@ def _read_table(path: Path, name: str) -> list[list[str]]:
 
 
 def _check_split(split: str, allowed: Sequence[str]) -> None:
-    if split not in allowed:
-        raise ValueError(f"split must be one of {tuple(allowed)}, got {split!r}")
+    _checks.choice("split", split, allowed)
 
 
 def _find_root(root: str | Path, marker: str, subfolders: Sequence[str]) -> Path:
@@ -267,8 +267,7 @@ class FGVCAircraft(BoxedImageDataset):
         transform: Callable[..., Any] | None = None,
     ) -> None:
         _check_split(split, ("train", "val", "trainval", "test"))
-        if level not in ("variant", "family", "manufacturer"):
-            raise ValueError(f"level must be 'variant', 'family' or 'manufacturer', got {level!r}")
+        _checks.choice("level", level, ("variant", "family", "manufacturer"))
         base = _find_root(root, "data", ["fgvc-aircraft-2013b"]) / "data"
         names_file = {
             "variant": "variants.txt",
@@ -327,8 +326,7 @@ class ImageFolderWithBoxes(BoxedImageDataset):
         missing: Literal["skip", "detect"] = "skip",
         transform: Callable[..., Any] | None = None,
     ) -> None:
-        if missing not in ("skip", "detect"):
-            raise ValueError(f"missing must be 'skip' or 'detect', got {missing!r}")
+        _checks.choice("missing", missing, ("skip", "detect"))
         root = Path(root)
         if not isinstance(cache, BoxCache):
             cache = BoxCache.load(cache, root=root)

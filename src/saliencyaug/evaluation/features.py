@@ -44,8 +44,8 @@ def extract_features(
             feats.append(_pooled(encoder(images.to(device))).float().cpu())
             labels.append(torch.as_tensor(targets).long().cpu())
     finally:
-        if was_training:
-            encoder.train()  # type: ignore[union-attr]
+        if was_training and isinstance(encoder, nn.Module):
+            encoder.train()
     if not feats:
         raise ValueError("the loader gave no batch")
     return torch.cat(feats), torch.cat(labels)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from saliencyaug import _checks
 from saliencyaug.evaluation.retrieval import check_features
 
 
@@ -103,8 +104,7 @@ def linear_probe_sgd(
         raw features).
     """
     num_classes = _check(train_x, train_y, test_x, test_y)
-    if select not in ("val", "test"):
-        raise ValueError(f"select must be 'val' or 'test', got {select!r}")
+    _checks.choice("select", select, ("val", "test"))
     gen = torch.Generator().manual_seed(seed)
 
     def fit(x: torch.Tensor, y: torch.Tensor, lr: float) -> torch.nn.Linear:
@@ -205,10 +205,8 @@ def knn_predict(
 ) -> torch.Tensor:
     """Weighted kNN labels: the k most cosine-similar training features vote with weight
     ``exp(sim / temperature)``; ties in votes go to the smaller label."""
-    if k < 1:
-        raise ValueError(f"k must be positive, got {k}")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature!r}")
+    k = _checks.integer("k", k, minimum=1)
+    temperature = _checks.positive("temperature", temperature)
     num_classes = int(train_y.max()) + 1
     tr = F.normalize(train_x.double(), dim=1)
     te = F.normalize(test_x.double(), dim=1)

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from saliencyaug import _checks
 from saliencyaug.data.box_file import BoxCache
 from saliencyaug.evaluation.cam import class_activation_map
 from saliencyaug.evaluation.features import extract_features
@@ -65,8 +66,7 @@ def evaluate(
     """
     from torch.utils.data import DataLoader
 
-    if probe not in ("lbfgs", "sgd", "both"):
-        raise ValueError(f"probe must be 'lbfgs', 'sgd' or 'both', got {probe!r}")
+    _checks.choice("probe", probe, ("lbfgs", "sgd", "both"))
     encoder = encoder.to(device)
     train_set, test_set = (
         _folder(train_root, image_size, True),

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from saliencyaug import _checks
+
 
 @dataclass
 class RetrievalResult:
@@ -71,8 +73,9 @@ def retrieval_metrics(
         (1.0, 1.0)
     """
     check_features(features, labels)
-    if not ks or min(ks) < 1:
-        raise ValueError(f"ks must be positive, got {list(ks)}")
+    if not ks:
+        raise ValueError("ks must name at least one k")
+    ks = [_checks.integer(f"ks[{i}]", k, minimum=1) for i, k in enumerate(ks)]
     n = features.shape[0]
     feats = F.normalize(features.double(), dim=1)
     labels = labels.to(feats.device)

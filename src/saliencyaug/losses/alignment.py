@@ -154,8 +154,10 @@ def saliency_alignment_loss(
     c21 = correspondence_intensity(p2, h1, normalize=normalize, temperature=temperature)
     c12 = c12.to(torch.promote_types(c12.dtype, torch.float32))
     c21 = c21.to(torch.promote_types(c21.dtype, torch.float32))
-    err1 = (downsample_mask(m1, c12.shape[-2:], dtype=c12.dtype) - c12) ** 2
-    err2 = (downsample_mask(m2, c21.shape[-2:], dtype=c21.dtype) - c21) ** 2
+    size1 = (int(c12.shape[-2]), int(c12.shape[-1]))
+    size2 = (int(c21.shape[-2]), int(c21.shape[-1]))
+    err1 = (downsample_mask(m1, size1, dtype=c12.dtype) - c12) ** 2
+    err2 = (downsample_mask(m2, size2, dtype=c21.dtype) - c21) ** 2
     if how == "mean":
         return err1.mean() + err2.mean()
     if how == "sum":

@@ -8,6 +8,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from saliencyaug import _checks
+
 STAGE_CHANNELS = {
     "resnet18": (64, 128, 256, 512),
     "resnet34": (64, 128, 256, 512),
@@ -77,7 +79,9 @@ class ResNetBackbone(nn.Module):
     @staticmethod
     def _stage_channels(layer: nn.Module) -> int:
         last = list(layer.children())[-1]
-        bn = getattr(last, "bn3", None) or last.bn2
+        bn = getattr(last, "bn3", None) or getattr(last, "bn2", None)
+        if not isinstance(bn, nn.BatchNorm2d):
+            raise TypeError(f"a ResNet stage ends in a BasicBlock or Bottleneck, got {last}")
         return int(bn.num_features)
 
     def forward(self, x: torch.Tensor) -> BackboneOutput:
@@ -96,8 +100,9 @@ class ResNetBackbone(nn.Module):
         their parameters stop requiring gradients and their BatchNorms stay in eval mode (no
         running-statistics updates) even when the module is in training mode. ``k = 0``
         unfreezes everything."""
+        k = _checks.integer("k", k)
         if not 0 <= k <= 4:
-            raise ValueError(f"k must be in 0..4, got {k!r}")
+            raise ValueError(f"k must be in 0..4 (the stages to freeze), got {k}")
         self._frozen = k
         for i, module in enumerate([self.stem, *self.layers]):
             frozen = i <= k if k > 0 else False

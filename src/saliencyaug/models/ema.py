@@ -8,6 +8,8 @@ import math
 import torch
 from torch import nn
 
+from saliencyaug import _checks
+
 
 def ema_copy(module: nn.Module) -> nn.Module:
     """A deep copy that shares no parameter or buffer with ``module`` and needs no gradients.
@@ -31,8 +33,7 @@ def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
     Raises:
         ValueError: momentum outside [0, 1] or modules of different structure.
     """
-    if not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
+    momentum = _checks.in_range("momentum", momentum, 0.0, 1.0)
     t_params = dict(target.named_parameters())
     o_params = dict(online.named_parameters())
     if t_params.keys() != o_params.keys():
@@ -46,8 +47,7 @@ def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
 
 def cosine_momentum(step: int, total_steps: int, base: float = 0.996) -> float:
     """BYOL's schedule: ``1 - (1 - base) * (cos(pi * step / total) + 1) / 2`` (base -> 1)."""
-    if total_steps < 1:
-        raise ValueError(f"total_steps must be positive, got {total_steps!r}")
+    total_steps = _checks.integer("total_steps", total_steps, minimum=1)
     return (
         1.0 - (1.0 - base) * (math.cos(math.pi * min(step, total_steps) / total_steps) + 1.0) / 2.0
     )

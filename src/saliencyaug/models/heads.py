@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from saliencyaug import _checks
+
 
 def _check_dims(input_dim: int, hidden_dim: int, output_dim: int) -> None:
     for name, value in (
@@ -15,8 +17,7 @@ def _check_dims(input_dim: int, hidden_dim: int, output_dim: int) -> None:
         ("hidden_dim", hidden_dim),
         ("output_dim", output_dim),
     ):
-        if not (isinstance(value, int) and value >= 1):
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        _checks.integer(name, value, minimum=1)
 
 
 class MLPHead(nn.Sequential):

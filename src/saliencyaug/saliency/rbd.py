@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from saliencyaug import _checks
 from saliencyaug.saliency.superpixels import EDGE_EPS, SuperpixelGraph, superpixel_saliency
 
 
@@ -71,10 +72,8 @@ def rbd(
         ("sigma_bndcon", sigma_bndcon),
         ("sigma_spa", sigma_spa),
     ):
-        if not value > 0:
-            raise ValueError(f"{name} must be positive, got {value!r}")
-    if mu < 0:
-        raise ValueError(f"mu must be non-negative, got {mu!r}")
+        _checks.positive(name, value)
+    _checks.positive("mu", mu, allow_zero=True)
     return superpixel_saliency(
         image,
         lambda graph: rbd_superpixel_saliency(graph, sigma_clr, sigma_bndcon, sigma_spa, mu),

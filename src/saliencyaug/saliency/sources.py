@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from saliencyaug import _checks
 from saliencyaug.boxes.geometry import xyxy_array
 from saliencyaug.image import to_rgb_uint8
 
@@ -86,12 +87,13 @@ class ModuleSaliency:
 
         if not isinstance(module, torch.nn.Module):
             raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-        if activation not in (None, "sigmoid"):
-            raise ValueError(f"activation must be 'sigmoid' or None, got {activation!r}")
+        if activation is not None:
+            _checks.choice("activation", activation, ("sigmoid",))
         if (mean is None) != (std is None):
             raise ValueError("mean and std must be given together")
-        if std is not None and any(s <= 0 for s in std):
-            raise ValueError(f"std must be positive, got {list(std)}")
+        if std is not None:
+            for i, s in enumerate(std):
+                _checks.positive(f"std[{i}]", s)
         if device is None:
             param = next(module.parameters(), None)
             device = param.device if param is not None else torch.device("cpu")

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from saliencyaug import _checks
 from saliencyaug.image import to_rgb_uint8
 
 # scipy's sparse graphs treat an explicit 0 as "no edge"; identical neighbours keep an edge.
@@ -75,7 +76,9 @@ def superpixel_graph(rgb: np.ndarray, n_segments: int, compactness: float) -> Su
     lab = rgb2lab(rgb).reshape(-1, 3)
     flat = labels.ravel()
     counts = np.bincount(flat, minlength=n).astype(np.float64)
-    colors = np.stack([np.bincount(flat, lab[:, c], minlength=n) for c in range(3)], 1)
+    colors = np.stack([np.bincount(flat, lab[:, c], minlength=n) for c in range(3)], 1).astype(
+        np.float64
+    )
     colors /= counts[:, None]
     ys, xs = np.mgrid[0:h, 0:w]
     side = float(max(h, w))
@@ -110,11 +113,11 @@ def to_input_size(saliency_map: np.ndarray, h: int, w: int) -> np.ndarray:
     """Bilinear resize of a map to ``(h, w)``, min-max normalised to [0, 1] float32."""
     import cv2
 
-    out = saliency_map.astype(np.float32)
-    if out.shape != (h, w):
-        out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
-    lo, hi = float(out.min()), float(out.max())
-    out = (out - lo) / (hi - lo) if hi > lo else np.zeros_like(out)
+    resized: np.ndarray = saliency_map.astype(np.float32)
+    if resized.shape != (h, w):
+        resized = cv2.resize(resized, (w, h), interpolation=cv2.INTER_LINEAR)
+    lo, hi = float(resized.min()), float(resized.max())
+    out = (resized - lo) / (hi - lo) if hi > lo else np.zeros_like(resized)
     return np.ascontiguousarray(np.clip(out, 0.0, 1.0), dtype=np.float32)
 
 
@@ -132,9 +135,8 @@ def superpixel_saliency(
     Raises:
         ValueError: a non-positive ``n_segments`` or ``compactness``, or a bad image.
     """
-    for name, value in (("n_segments", n_segments), ("compactness", compactness)):
-        if not value > 0:
-            raise ValueError(f"{name} must be positive, got {value!r}")
+    _checks.integer("n_segments", n_segments, minimum=1)
+    _checks.positive("compactness", compactness)
     rgb = to_rgb_uint8(image)
     h, w = rgb.shape[:2]
     graph = superpixel_graph(work_image(rgb, max_side), n_segments, compactness)

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from saliencyaug import _checks
+
 
 def _start_size(size: int) -> tuple[int, int]:
     """``(s0, number of x2 upsamplings)`` with ``s0 * 2**k == size`` and 4 <= s0 <= 7."""
@@ -59,10 +61,8 @@ class FeatureDecoder(nn.Module):
         out_channels: int = 3,
     ) -> None:
         super().__init__()
-        if input_dim < 1 or out_channels < 1:
-            raise ValueError(
-                f"input_dim and out_channels must be positive, got {input_dim}, {out_channels}"
-            )
+        _checks.integer("input_dim", input_dim, minimum=1)
+        _checks.integer("out_channels", out_channels, minimum=1)
         s0, k = _start_size(output_size)
         c = base_channels or min(512, input_dim)
         self.input_dim = input_dim

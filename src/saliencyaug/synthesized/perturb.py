@@ -83,7 +83,7 @@ def gradcam_scores(
             f"and {tuple(v_aug.shape)}"
         )
     leaf = v.detach().clone().requires_grad_(True)
-    params = dict(projector.named_parameters())
+    params: dict[str, torch.Tensor] = dict(projector.named_parameters())
     buffers = {k: b.clone() for k, b in projector.named_buffers()}
     with torch.enable_grad():
         z = torch.func.functional_call(projector, (params, buffers), (leaf,))

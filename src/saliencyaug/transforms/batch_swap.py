@@ -10,8 +10,8 @@ its mask is its own box.
 :meth:`BatchSaliencySwap.views` makes several views of the same foregrounds with independent
 backgrounds and crops: the positive pairs of CVSA. Draws use the same vectorised sampler as the
 per-sample :class:`~saliencyaug.transforms.SaliencySwap` (:mod:`.sampling`); every draw is
-recorded in :class:`BatchSwapParams`, so a swap can be replayed (:meth:`~BatchSaliencySwap.apply`)
-on other tensors, e.g. feature maps of another resolution.
+recorded in :class:`BatchSwapParams`, so a swap can be replayed
+(:meth:`~BatchSaliencySwap.replay`) on other tensors, e.g. feature maps of another resolution.
 """
 
 from __future__ import annotations
@@ -51,7 +51,10 @@ class BatchSwapParams:
         """The same draws on another device."""
         return BatchSwapParams(
             self.image_size,
-            *(t.to(device) for t in (self.background, self.crop, self.target, self.swapped)),
+            self.background.to(device),
+            self.crop.to(device),
+            self.target.to(device),
+            self.swapped.to(device),
             self.boxes.to(device),
         )
 
@@ -140,7 +143,7 @@ class BatchSaliencySwap(nn.Module):
         )
         return BatchSwapParams((h, w), background, crop, target, swapped, boxes)
 
-    def apply(
+    def replay(
         self, images: torch.Tensor, params: BatchSwapParams
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Replay a swap on ``images`` ``(B, C, H', W')`` (any size: the boxes are scaled from
@@ -181,7 +184,7 @@ class BatchSaliencySwap(nn.Module):
                 raise ValueError("boxes are needed unless params are given")
             b, _, h, w = images.shape
             params = self.make_params(check_boxes(boxes, b, h, w).to(images.device), (h, w))
-        out, masks = self.apply(images, params)
+        out, masks = self.replay(images, params)
         return BatchSwapOutput(out, masks, params)
 
     def views(self, images: torch.Tensor, boxes: torch.Tensor, n: int = 2) -> list[BatchSwapOutput]:

@@ -11,8 +11,7 @@ from torchvision import tv_tensors
 
 from saliencyaug import _checks
 from saliencyaug.boxes.geometry import boxes_to_list
-from saliencyaug.image import image_size
-from saliencyaug.transforms.saliency_swap import _is_image_leaf
+from saliencyaug.image import image_size, is_image_leaf
 
 
 def salient_mask_of(*inputs: Any) -> tv_tensors.Mask:
@@ -20,7 +19,7 @@ def salient_mask_of(*inputs: Any) -> tv_tensors.Mask:
     boxes), at the size of its image. SaliencySwap fills it with the view's mask; other v2
     geometric transforms move it with the image."""
     flat, _ = tree_flatten(list(inputs))
-    images = [x for x in flat if _is_image_leaf(x)]
+    images = [x for x in flat if is_image_leaf(x)]
     if not images:
         raise ValueError("the sample holds no image")
     h, w = image_size(images[0])

@@ -43,7 +43,7 @@ from saliencyaug.boxes.geometry import (
     to_bounding_boxes,
 )
 from saliencyaug.boxes.search import BoxSearch
-from saliencyaug.image import to_image_tensor
+from saliencyaug.image import is_image_leaf, to_image_tensor
 from saliencyaug.saliency import Detector, get_detector
 from saliencyaug.transforms import functional as F
 from saliencyaug.transforms.backgrounds import BackgroundPool
@@ -86,12 +86,6 @@ class ViewParams:
 
 def _match_dtype(image: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return image if image.dtype == dtype else TF.to_dtype(image, dtype, scale=True)
-
-
-def _is_image_leaf(x: Any) -> bool:
-    if isinstance(x, (tv_tensors.BoundingBoxes, tv_tensors.Mask)):
-        return False
-    return isinstance(x, (PIL.Image.Image, torch.Tensor, np.ndarray))
 
 
 class _SalientView(v2.Transform):
@@ -189,7 +183,7 @@ class _SalientView(v2.Transform):
         return needs
 
     def _find_image(self, flat_inputs: list[Any]) -> Any:
-        images = [x for x in flat_inputs if _is_image_leaf(x)]
+        images = [x for x in flat_inputs if is_image_leaf(x)]
         if len(images) != 1:
             raise ValueError(
                 f"{type(self).__name__} needs exactly one image per sample, found {len(images)}"
