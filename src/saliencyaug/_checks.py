@@ -204,6 +204,18 @@ def finite_values(name: str, value: torch.Tensor) -> torch.Tensor:
     return finite_tensor(name, value)
 
 
+def vector_batches(names: tuple[str, str], a: torch.Tensor, b: torch.Tensor) -> None:
+    """Two ``(B, d)`` floating-point batches of the same shape, finite (outside compilation)."""
+    for name, value in zip(names, (a, b), strict=True):
+        tensor(name, value, ndim=2, shape="(B, d)", floating=True)
+        finite_values(name, value)
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same shape, got {tuple(a.shape)} and "
+            f"{tuple(b.shape)}"
+        )
+
+
 def same_batch(names: Sequence[str], tensors: Sequence[torch.Tensor]) -> int:
     """The common batch size (dim 0) of several tensors."""
     sizes = [int(t.shape[0]) for t in tensors]

@@ -1,4 +1,4 @@
-"""Best-box search against brute force (SPEC.md section 2).
+"""Best-box search against brute force (docs/method.md, section 2).
 
 Every fast path -- single map (numba branch and bound / Dinkelbach), numpy batch (numba
 prange), torch batch, and the torch exhaustive kernel -- must return exactly the box of the

@@ -1,4 +1,4 @@
-"""Saliency detectors (SPEC.md section 1)."""
+"""Saliency detectors (docs/method.md, section 1)."""
 
 from __future__ import annotations
 

@@ -100,7 +100,7 @@ def test_variance_scores_equal_numpy() -> None:
     )
     np.testing.assert_allclose(variance_scores(t, axis="row").numpy(), row.var(axis=0), rtol=1e-12)
     np.testing.assert_allclose(variance_scores(t, axis="none").numpy(), m.var(axis=0), rtol=1e-12)
-    # column normalisation bounds every variance by 1/D (SPEC.md's note)
+    # column normalisation bounds every variance by 1/D (docs/method.md, section 5)
     assert (variance_scores(t, axis="column") <= 1 / 50 + 1e-12).all()
     with pytest.raises(ValueError, match="at least 2"):
         variance_scores(t[:1])

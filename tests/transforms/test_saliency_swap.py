@@ -1,4 +1,4 @@
-"""SaliencySwap (SPEC.md section 3) against independent references."""
+"""SaliencySwap (docs/method.md, section 3) against independent references."""
 
 from __future__ import annotations
 

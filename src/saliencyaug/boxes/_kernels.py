@@ -1,9 +1,9 @@
 """Numba kernels for exact best-box search on fixed-point (int64) saliency maps.
 
 Every kernel works on an integer map ``q`` produced by :func:`saliencyaug.boxes.search`'s
-quantisation, so box sums are exact and ties are exact. The tie rule of SPEC.md section 2 is
-implemented everywhere by :func:`_key_better`: larger objective first, then the smaller box,
-then the first box in row-major order of ``(y0, x0, y1, x1)``.
+quantisation, so box sums are exact and ties are exact. The tie rule (docs/method.md,
+section 2) is implemented everywhere by :func:`_key_better`: larger objective first, then the
+smaller box, then the first box in row-major order of ``(y0, x0, y1, x1)``.
 
 Algorithms:
 

@@ -4,7 +4,7 @@ maximum-subarray search and one summed-area table (numba, float64).
 Example:
     >>> import numpy as np
     >>> s = np.array([[-1.0, 2.0], [3.0, -4.0]])
-    >>> max_subarray_2d(s)[0], integral_image(s)[-1, -1]
+    >>> float(max_subarray_2d(s)[0]), float(integral_image(s)[-1, -1])
     (3.0, 0.0)
 """
 

@@ -1,4 +1,5 @@
-"""Evaluation: linear probes, kNN, retrieval rank-k/mAP, MaxBoxAcc, CAM maps (SPEC.md 6)."""
+"""Evaluation: linear probes, kNN, retrieval rank-k/mAP, MaxBoxAcc, CAM maps (docs/method.md,
+section 6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Image retrieval: rank-k accuracy and mean average precision (SPEC.md section 6).
+"""Image retrieval: rank-k accuracy and mean average precision (docs/method.md, section 6).
 
 Every image is a query against all the others (itself left out); similarity is cosine;
 items with equal similarity keep their dataset order (stable sort). rank-k = fraction of

@@ -18,11 +18,6 @@ from saliencyaug import _checks
 from saliencyaug._checks import Reduction
 
 
-def _check_vectors(name: str, value: torch.Tensor) -> torch.Tensor:
-    _checks.tensor(name, value, ndim=2, shape="(B, d)", floating=True)
-    return _checks.finite_values(name, value)
-
-
 def negative_cosine(
     prediction: torch.Tensor, target: torch.Tensor, *, reduction: Reduction = "mean"
 ) -> torch.Tensor:
@@ -37,13 +32,7 @@ def negative_cosine(
         A scalar in [-1, 1] for ``"mean"``.
     """
     how = _checks.reduction(reduction)
-    _check_vectors("prediction", prediction)
-    _check_vectors("target", target)
-    if prediction.shape != target.shape:
-        raise ValueError(
-            f"prediction and target must have the same shape, got {tuple(prediction.shape)} "
-            f"and {tuple(target.shape)}"
-        )
+    _checks.vector_batches(("prediction", "target"), prediction, target)
     per_sample = -(F.normalize(prediction, dim=1) * F.normalize(target.detach(), dim=1)).sum(1)
     return _checks.reduce(per_sample, how)
 

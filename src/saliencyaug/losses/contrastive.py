@@ -22,11 +22,6 @@ from saliencyaug._checks import Reduction
 from saliencyaug.memory import MemoryQueue
 
 
-def _check_vectors(name: str, value: torch.Tensor) -> torch.Tensor:
-    _checks.tensor(name, value, ndim=2, shape="(B, d)", floating=True)
-    return _checks.finite_values(name, value)
-
-
 def info_nce(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -52,13 +47,7 @@ def info_nce(
     """
     how = _checks.reduction(reduction)
     temperature = _checks.positive("temperature", temperature)
-    _check_vectors("query", query)
-    _check_vectors("key", key)
-    if query.shape != key.shape:
-        raise ValueError(
-            f"query and key must have the same shape, got {tuple(query.shape)} and "
-            f"{tuple(key.shape)}"
-        )
+    _checks.vector_batches(("query", "key"), query, key)
     qn = F.normalize(query, dim=1)
     kn = F.normalize(key.detach(), dim=1)
     if negatives is None:
@@ -70,7 +59,8 @@ def info_nce(
         logits = qn @ kn.t()
         labels = torch.arange(query.shape[0], device=query.device)
     else:
-        _check_vectors("negatives", negatives)
+        _checks.tensor("negatives", negatives, ndim=2, shape="(K, d)", floating=True)
+        _checks.finite_values("negatives", negatives)
         if negatives.shape[1] != query.shape[1]:
             raise ValueError(
                 f"negatives must be (K, {query.shape[1]}), got {tuple(negatives.shape)}"
@@ -109,12 +99,7 @@ def nt_xent(
     how = _checks.reduction(reduction)
     temperature = _checks.positive("temperature", temperature)
     decoupled = _checks.boolean("decoupled", decoupled)
-    _check_vectors("z1", z1)
-    _check_vectors("z2", z2)
-    if z1.shape != z2.shape:
-        raise ValueError(
-            f"z1 and z2 must have the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}"
-        )
+    _checks.vector_batches(("z1", "z2"), z1, z2)
     b = z1.shape[0]
     if decoupled and b < 2:
         raise ValueError(

@@ -1,4 +1,4 @@
-"""Saliency detectors (SPEC.md section 1) and a registry by name.
+"""Saliency detectors (docs/method.md, section 1) and a registry by name.
 
 A detector is a callable ``image -> float32 (H, W) map in [0, 1]`` at the input's
 resolution; images may be PIL, ``(H, W[, C])`` numpy (uint8 or float in [0, 1]) or

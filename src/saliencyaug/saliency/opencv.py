@@ -1,4 +1,4 @@
-"""OpenCV contrib static saliency detectors (SPEC.md section 1).
+"""OpenCV contrib static saliency detectors (docs/method.md, section 1).
 
 * :func:`spectral_residual` -- Hou & Zhang, "Saliency Detection: A Spectral Residual
   Approach", CVPR 2007 (``cv2.saliency.StaticSaliencySpectralResidual``). Works internally at
