@@ -88,7 +88,7 @@ def test_bench_box_search_json(tmp_path: Path, capsys: pytest.CaptureFixture[str
         assert row["median_ms"] > 0 and row["n"] >= 1
     excess = [r for r in report["rows"] if r["method"] == "excess"]
     assert all(r["vs_kadane"] is not None and r["vs_brute"] is not None for r in excess)
-    assert any(b["method"].startswith("excess batch numba") for b in report["batch"])
+    assert any(b["method"].startswith("excess batch,") for b in report["batch"])
 
 
 @pytest.mark.parametrize(

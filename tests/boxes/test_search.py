@@ -384,3 +384,68 @@ def test_cuda_batch_matches_cpu(kw: dict) -> None:
     gpu = best_boxes(maps.cuda(), **kw)
     assert gpu.device.type == "cuda"
     assert gpu.cpu().tolist() == cpu.tolist()
+
+
+# ----------------------------------------------------------------------------------------
+# Processes, threads, global state
+# ----------------------------------------------------------------------------------------
+
+
+def _real_batch(n: int = 24, side: int = 48) -> np.ndarray:
+    rng = np.random.default_rng(7)
+    maps = rng.random((n, side, side), dtype=np.float32) * 0.2
+    for i in range(n):
+        y, x = rng.integers(0, side // 2, 2)
+        maps[i, y : y + side // 3, x : x + side // 4] += 0.8
+    return maps
+
+
+@pytest.mark.parametrize("context", ["fork", "spawn", "forkserver"])
+def test_worker_processes_use_best_boxes_after_the_parent_did(context: str) -> None:
+    # the parent uses the multi-threaded path first; a GNU OpenMP runtime would now abort
+    # forked children ("fork() called from a process already using GNU OpenMP")
+    import multiprocessing as mp
+
+    maps = _real_batch()
+    expected = best_boxes(maps, threads=2)
+    with mp.get_context(context).Pool(2) as pool:
+        results = pool.map_async(best_boxes, [maps, maps, maps]).get(timeout=180)
+    assert all(np.array_equal(r, expected) for r in results)
+
+
+def test_calls_from_several_threads_at_once_agree() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    maps = _real_batch()
+    expected = np.stack([np.array(best_box(m)) for m in maps])
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda t: best_boxes(maps, threads=t), [1, 2, 3, 2, 1, 4]))
+    assert all(np.array_equal(r, expected) for r in results)
+
+
+def test_global_thread_counts_are_left_as_they_were() -> None:
+    import cv2
+
+    from saliencyaug.saliency import fine_grained, rbd, spectral_residual
+
+    torch_before, cv_before = torch.get_num_threads(), cv2.getNumThreads()
+    try:
+        torch.set_num_threads(1)
+        maps = _real_batch()
+        for objective in ("excess", "mean", "fixed", "threshold"):
+            kw = {"mean": {"min_area": 0.1}, "fixed": {"size": 8}}.get(objective, {})
+            best_boxes(maps, objective, threads=2, **kw)
+        image = (np.random.default_rng(0).random((40, 50, 3)) * 255).astype(np.uint8)
+        for detect in (spectral_residual, fine_grained, rbd):
+            detect(image)
+        assert torch.get_num_threads() == 1
+        assert cv2.getNumThreads() == cv_before
+    finally:
+        torch.set_num_threads(torch_before)
+
+
+def test_threads_argument_is_checked() -> None:
+    with pytest.raises(ValueError, match="threads must be positive"):
+        best_boxes(_real_batch(2), threads=0)
+    with pytest.raises(TypeError, match="threads must be an int"):
+        best_boxes(_real_batch(2), threads=True)

@@ -9,7 +9,7 @@ worst case for branch and bound). Timed side by side in one run:
   one thread;
 * baselines: the brute-force enumeration shipped with the library, the plain O(H^2 W)
   maximum-subarray search (numba, float64) and one float64 summed-area table (numba);
-* a batch of 256 maps on one and on all threads (numba ``prange``), and the torch kernel
+* a batch of 256 maps on one and on all threads (slices on a thread pool), and the torch kernel
   (on CUDA when available; on CPU only at 64x64, where it is merely informative).
 
 Each map is timed individually (best of ``repeats``); tables give the median over maps in ms,
@@ -29,6 +29,7 @@ import numpy as np
 from saliencyaug.bench.environment import machine_header
 from saliencyaug.boxes import BoxSearch, best_boxes, brute_force_best_box
 from saliencyaug.boxes.baselines import integral_image, max_subarray_2d
+from saliencyaug.boxes.search import default_threads
 from saliencyaug.boxes.torch_search import best_boxes_torch
 from saliencyaug.demo import PHOTOS, bundled_photos
 from saliencyaug.saliency import fine_grained, spectral_residual
@@ -133,95 +134,89 @@ def run(
         seed: seed of the random crops and noise.
         progress: callback for progress lines.
     """
-    import numba
-
     say = progress or (lambda _msg: None)
     report = Report(
         machine_header("per map best of repeats; median over maps; single map calls on one thread")
     )
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        for size in sizes:
-            h, w = size
-            sets = make_maps(n_maps, size, seed)
-            quarter = (max(1, h // 4), max(1, w // 4))
-            searches = {
-                "excess": BoxSearch("excess"),
-                f"mean min {quarter[0]}x{quarter[1]}": BoxSearch("mean", min_size=quarter),
-                f"fixed {quarter[0]}x{quarter[1]}": BoxSearch("fixed", size=quarter),
-                "threshold (otsu)": BoxSearch("threshold"),
-            }
-            for set_name, maps in sets.items():
-                label = f"{h}x{w}"
-                say(f"{set_name} {label}")
-                kadane = _time_each(
-                    lambda m: max_subarray_2d(m.astype(np.float64) - m.mean()),
-                    maps,
-                    repeats,
+    threads = default_threads()
+    for size in sizes:
+        h, w = size
+        sets = make_maps(n_maps, size, seed)
+        quarter = (max(1, h // 4), max(1, w // 4))
+        searches = {
+            "excess": BoxSearch("excess"),
+            f"mean min {quarter[0]}x{quarter[1]}": BoxSearch("mean", min_size=quarter),
+            f"fixed {quarter[0]}x{quarter[1]}": BoxSearch("fixed", size=quarter),
+            "threshold (otsu)": BoxSearch("threshold"),
+        }
+        for set_name, maps in sets.items():
+            label = f"{h}x{w}"
+            say(f"{set_name} {label}")
+            kadane = _time_each(
+                lambda m: max_subarray_2d(m.astype(np.float64) - m.mean()),
+                maps,
+                repeats,
+            )
+            integral = _time_each(integral_image, maps, max(repeats, 5))
+            k_med = float(np.median(kadane))
+            i_med = float(np.median(integral))
+            brute_med = None
+            if brute_maps > 0:
+                brute = _time_each(
+                    brute_force_best_box, maps[:brute_maps], 1, warmup=maps[0][:8, :8]
                 )
-                integral = _time_each(integral_image, maps, max(repeats, 5))
-                k_med = float(np.median(kadane))
-                i_med = float(np.median(integral))
-                brute_med = None
-                if brute_maps > 0:
-                    brute = _time_each(
-                        brute_force_best_box, maps[:brute_maps], 1, warmup=maps[0][:8, :8]
-                    )
-                    brute_med = float(np.median(brute))
-                for name, search in searches.items():
-                    times = _time_each(search, maps, repeats)
-                    med = float(np.median(times))
-                    report.rows.append(
-                        Row(
-                            set_name,
-                            label,
-                            name,
-                            med,
-                            1e3 / med,
-                            len(maps),
-                            vs_kadane=med / k_med,
-                            vs_brute=None if brute_med is None else med / brute_med,
-                            vs_integral=med / i_med,
-                        )
-                    )
+                brute_med = float(np.median(brute))
+            for name, search in searches.items():
+                times = _time_each(search, maps, repeats)
+                med = float(np.median(times))
                 report.rows.append(
                     Row(
                         set_name,
                         label,
-                        "baseline: plain max-subarray O(H^2 W)",
-                        k_med,
-                        1e3 / k_med,
+                        name,
+                        med,
+                        1e3 / med,
                         len(maps),
-                        vs_kadane=1.0,
+                        vs_kadane=med / k_med,
+                        vs_brute=None if brute_med is None else med / brute_med,
+                        vs_integral=med / i_med,
                     )
                 )
+            report.rows.append(
+                Row(
+                    set_name,
+                    label,
+                    "baseline: plain max-subarray O(H^2 W)",
+                    k_med,
+                    1e3 / k_med,
+                    len(maps),
+                    vs_kadane=1.0,
+                )
+            )
+            report.rows.append(
+                Row(
+                    set_name,
+                    label,
+                    "baseline: integral image (float64)",
+                    i_med,
+                    1e3 / i_med,
+                    len(maps),
+                    vs_integral=1.0,
+                )
+            )
+            if brute_med is not None:
                 report.rows.append(
                     Row(
                         set_name,
                         label,
-                        "baseline: integral image (float64)",
-                        i_med,
-                        1e3 / i_med,
-                        len(maps),
-                        vs_integral=1.0,
+                        "baseline: brute force (all boxes)",
+                        brute_med,
+                        1e3 / brute_med,
+                        brute_maps,
+                        vs_kadane=brute_med / k_med,
+                        vs_brute=1.0,
                     )
                 )
-                if brute_med is not None:
-                    report.rows.append(
-                        Row(
-                            set_name,
-                            label,
-                            "baseline: brute force (all boxes)",
-                            brute_med,
-                            1e3 / brute_med,
-                            brute_maps,
-                            vs_kadane=brute_med / k_med,
-                            vs_brute=1.0,
-                        )
-                    )
-    finally:
-        numba.set_num_threads(threads)
     report.batch = _batch_rows(batch_size, seed, threads, say)
     report.targets = _check_targets(report)
     return report
@@ -230,7 +225,6 @@ def run(
 def _batch_rows(
     batch_size: int, seed: int, threads: int, say: Callable[[str], None]
 ) -> list[dict[str, Any]]:
-    import numba
     import torch
 
     say(f"batch of {batch_size} at 224x224")
@@ -241,22 +235,20 @@ def _batch_rows(
     best_boxes(maps[:2])
     for _ in range(7):  # alternate thread counts so that drift affects both alike
         for t in counts:
-            numba.set_num_threads(t)
             t0 = time.perf_counter()
-            best_boxes(maps)
+            best_boxes(maps, threads=t)
             samples[t].append(time.perf_counter() - t0)
     per_thread = {t: float(np.median(v)) for t, v in samples.items()}
     for t in counts:
         rows.append(
             {
-                "method": f"excess batch numba, {t} thread(s)",
+                "method": f"excess batch, {t} thread(s)",
                 "batch": batch_size,
                 "ms_per_batch": per_thread[t] * 1e3,
                 "ms_per_map": per_thread[t] * 1e3 / batch_size,
                 "speedup_vs_1_thread": per_thread[1] / per_thread[t],
             }
         )
-    numba.set_num_threads(threads)
     small = make_maps(batch_size, (64, 64), seed + 2)["real"]
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for dev in devices:
@@ -335,7 +327,7 @@ def _check_targets(report: Report) -> list[dict[str, Any]]:
     two = [
         b
         for b in report.batch
-        if b["method"].startswith("excess batch numba")
+        if b["method"].startswith("excess batch,")
         and b["speedup_vs_1_thread"]
         and "1 thread" not in b["method"]
     ]

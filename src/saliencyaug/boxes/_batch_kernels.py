@@ -1,9 +1,12 @@
-"""Batched box search: numba ``prange`` over the maps of a ``(B, H, W)`` array.
+"""Batched box search: serial numba kernels over a slice ``[start, stop)`` of a ``(B, H, W)``
+array, releasing the GIL, so that :mod:`saliencyaug.boxes.search` can run slices on a plain
+thread pool.
 
-Each map is converted to fixed point with its own scale exactly as the single-map path in
-:mod:`saliencyaug.boxes.search` does, so a batch returns the same boxes as a loop over
-:func:`saliencyaug.boxes.best_box`. Work is spread over numba's thread pool
-(``numba.set_num_threads`` / ``NUMBA_NUM_THREADS`` choose its size).
+Each map is converted to fixed point with its own scale exactly as the single-map path does, so
+a batch returns the same boxes as a loop over :func:`saliencyaug.boxes.best_box`. numba's own
+parallel layer (OpenMP, TBB or workqueue) is deliberately not used: OpenMP aborts forked
+DataLoader workers once the parent has used it and shares its thread count with torch, and the
+workqueue layer aborts when called from several threads.
 """
 
 from __future__ import annotations
@@ -14,15 +17,12 @@ import numpy as np
 from saliencyaug.boxes import _kernels
 
 
-@nb.njit(cache=True, parallel=True)
-def batch_excess(maps, taus, budget_fraction):
-    """``excess`` boxes (XYXY int64 ``(B, 4)``) of finite maps.
-
-    ``taus[i]`` is map i's level; NaN means the map's (order-independent) mean.
-    """
-    b, h, w = maps.shape
-    out = np.empty((b, 4), dtype=np.int64)
-    for i in nb.prange(b):
+@nb.njit(cache=True, nogil=True)
+def batch_excess(maps, taus, budget_fraction, out, start, stop):
+    """``excess`` boxes (XYXY) of maps ``start..stop-1`` into ``out``; ``taus[i]`` is map i's
+    level, NaN meaning the map's (order-independent) mean."""
+    _, h, w = maps.shape
+    for i in range(start, stop):
         _, lo, hi = _kernels.map_stats(maps[i])
         out[i, 0] = 0
         out[i, 1] = 0
@@ -46,15 +46,12 @@ def batch_excess(maps, taus, budget_fraction):
         out[i, 1] = y0
         out[i, 2] = x1
         out[i, 3] = y1
-    return out
 
 
-@nb.njit(cache=True, parallel=True)
-def batch_fixed(maps, bh, bw):
-    """``fixed`` boxes of size ``bh x bw`` (XYXY int64 ``(B, 4)``)."""
-    b = maps.shape[0]
-    out = np.empty((b, 4), dtype=np.int64)
-    for i in nb.prange(b):
+@nb.njit(cache=True, nogil=True)
+def batch_fixed(maps, bh, bw, out, start, stop):
+    """``fixed`` boxes of size ``bh x bw`` of maps ``start..stop-1`` into ``out``."""
+    for i in range(start, stop):
         _, lo, hi = _kernels.map_stats(maps[i])
         span = hi - lo if hi > lo else 1.0
         q = _kernels.quantize(maps[i], lo, span, _kernels.fixed_scale(bh, bw))
@@ -63,15 +60,14 @@ def batch_fixed(maps, bh, bw):
         out[i, 1] = y0
         out[i, 2] = x1
         out[i, 3] = y1
-    return out
 
 
-@nb.njit(cache=True, parallel=True)
-def batch_mean(maps, hmin, hmax, wmin, wmax, amin, sh, sw, budget_fraction):
-    """``mean`` boxes under size limits (XYXY int64 ``(B, 4)``); ``sh x sw`` is admissible."""
-    b, h, w = maps.shape
-    out = np.empty((b, 4), dtype=np.int64)
-    for i in nb.prange(b):
+@nb.njit(cache=True, nogil=True)
+def batch_mean(maps, hmin, hmax, wmin, wmax, amin, sh, sw, budget_fraction, out, start, stop):
+    """``mean`` boxes under size limits of maps ``start..stop-1`` into ``out``; ``sh x sw`` is
+    admissible."""
+    _, h, w = maps.shape
+    for i in range(start, stop):
         _, lo, hi = _kernels.map_stats(maps[i])
         span = hi - lo if hi > lo else 1.0
         q = _kernels.quantize(maps[i], lo, span, _kernels.mean_scale(h, w, hmax * wmax))
@@ -83,4 +79,3 @@ def batch_mean(maps, hmin, hmax, wmin, wmax, amin, sh, sw, budget_fraction):
         out[i, 1] = y0
         out[i, 2] = x1
         out[i, 3] = y1
-    return out

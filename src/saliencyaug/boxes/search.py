@@ -20,10 +20,16 @@ Boxes are integer XYXY, half-open (``x0 <= x < x1``), never empty, inside the ma
 
 from __future__ import annotations
 
+import itertools
+import os
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Union, overload
 
 import numpy as np
 
+from saliencyaug import _checks
 from saliencyaug.boxes import _batch_kernels, _kernels, torch_search
 from saliencyaug.boxes.geometry import Box
 from saliencyaug.boxes.objectives import (
@@ -253,19 +259,24 @@ class BoxSearch:
         return _search_one(self.objective, as_saliency_array(saliency), "saliency")
 
     @overload
-    def batch(self, saliency: np.ndarray) -> np.ndarray: ...
+    def batch(self, saliency: np.ndarray, *, threads: int | None = None) -> np.ndarray: ...
     @overload
-    def batch(self, saliency: torch.Tensor) -> torch.Tensor: ...
-    def batch(self, saliency: MapLike) -> np.ndarray | torch.Tensor:
+    def batch(self, saliency: torch.Tensor, *, threads: int | None = None) -> torch.Tensor: ...
+    def batch(self, saliency: MapLike, *, threads: int | None = None) -> np.ndarray | torch.Tensor:
         """Best boxes of a ``(B, H, W)`` batch: an int64 ``(B, 4)`` array or tensor.
 
-        numpy input gives a numpy array (computed in parallel over the batch with numba's
-        threads); a tensor gives a tensor on the same device. On CUDA, ``excess`` and ``fixed``
-        run on the GPU (see :mod:`saliencyaug.boxes.torch_search`); the other objectives copy
-        the maps to the CPU.
+        numpy input gives a numpy array; a tensor gives a tensor on the same device. On the
+        CPU the maps are split over ``threads`` threads (default :func:`default_threads`: torch's
+        intra-op thread count, which DataLoader workers set to 1); the kernels release the GIL,
+        touch no global thread setting and are safe in forked, spawned and forkserver workers
+        and from several threads at once. On CUDA, ``excess`` and ``fixed`` run on the GPU (see
+        :mod:`saliencyaug.boxes.torch_search`); the other objectives copy the maps to the CPU.
         """
+        n_threads = (
+            default_threads() if threads is None else _checks.integer("threads", threads, minimum=1)
+        )
         if isinstance(saliency, np.ndarray):
-            return _batch_numpy(self.objective, as_saliency_array(saliency, ndim=3))
+            return _batch_numpy(self.objective, as_saliency_array(saliency, ndim=3), n_threads)
         import torch
 
         if not isinstance(saliency, torch.Tensor):
@@ -275,11 +286,44 @@ class BoxSearch:
             )
         if saliency.device.type != "cpu" and isinstance(self.objective, (Excess, Fixed)):
             return torch_search.best_boxes_torch(self, saliency)
-        out = _batch_numpy(self.objective, as_saliency_array(saliency, ndim=3))
+        out = _batch_numpy(self.objective, as_saliency_array(saliency, ndim=3), n_threads)
         return torch.from_numpy(out).to(saliency.device)
 
 
-def _batch_numpy(objective: Objective, arr: np.ndarray) -> np.ndarray:
+def default_threads() -> int:
+    """Threads a batched box search uses by default: torch's intra-op thread count when torch
+    is loaded (``torch.set_num_threads`` sets it; DataLoader workers have 1), else the CPUs this
+    process may run on."""
+    torch_module = sys.modules.get("torch")
+    if torch_module is not None:
+        return max(1, int(torch_module.get_num_threads()))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _run_slices(kernel: Callable[..., None], b: int, threads: int, *args: Any) -> np.ndarray:
+    """``kernel(*args, out, start, stop)`` over ``[0, b)`` in ``threads`` slices."""
+    out = np.empty((b, 4), dtype=np.int64)
+    threads = min(threads, b)
+    if threads <= 1:
+        kernel(*args, out, 0, b)
+        return out
+    bounds = np.linspace(0, b, threads + 1).astype(int)
+    # a pool per call: nothing survives a fork, nothing is shared between callers' threads
+    with ThreadPoolExecutor(threads, thread_name_prefix="saliencyaug-boxes") as pool:
+        futures = [
+            pool.submit(kernel, *args, out, int(lo), int(hi))
+            for lo, hi in itertools.pairwise(bounds)
+            if hi > lo
+        ]
+        for f in futures:
+            f.result()
+    return out
+
+
+def _batch_numpy(objective: Objective, arr: np.ndarray, threads: int) -> np.ndarray:
     b, h, w = arr.shape
     flat = arr.reshape(b, -1)
     lo, hi = flat.min(axis=1), flat.max(axis=1)
@@ -297,7 +341,7 @@ def _batch_numpy(objective: Objective, arr: np.ndarray) -> np.ndarray:
         )
     if isinstance(objective, Excess):
         taus = objective.levels(b, lambda: arr)
-        return _batch_kernels.batch_excess(arr, taus, BUDGET_FRACTION)
+        return _run_slices(_batch_kernels.batch_excess, b, threads, arr, taus, BUDGET_FRACTION)
     if isinstance(objective, Threshold):
         return np.array(
             [largest_component_box(threshold_foreground(objective, m)) for m in arr],
@@ -305,10 +349,11 @@ def _batch_numpy(objective: Objective, arr: np.ndarray) -> np.ndarray:
         ).reshape(b, 4)
     if isinstance(objective, Fixed):
         bh, bw = objective.window(h, w)
-        return _batch_kernels.batch_fixed(arr, bh, bw)
+        return _run_slices(_batch_kernels.batch_fixed, b, threads, arr, bh, bw)
     hmin, hmax, wmin, wmax, amin = objective.limits(h, w)
     sh, sw = objective.smallest_window(h, w)
-    return _batch_kernels.batch_mean(arr, hmin, hmax, wmin, wmax, amin, sh, sw, BUDGET_FRACTION)
+    limits = (hmin, hmax, wmin, wmax, amin, sh, sw, BUDGET_FRACTION)
+    return _run_slices(_batch_kernels.batch_mean, b, threads, arr, *limits)
 
 
 def best_box(
@@ -339,16 +384,28 @@ def best_box(
 
 @overload
 def best_boxes(
-    saliency: np.ndarray, objective: ObjectiveName | Objective = ..., **params: Any
+    saliency: np.ndarray,
+    objective: ObjectiveName | Objective = ...,
+    *,
+    threads: int | None = ...,
+    **params: Any,
 ) -> np.ndarray: ...
 @overload
 def best_boxes(
-    saliency: torch.Tensor, objective: ObjectiveName | Objective = ..., **params: Any
+    saliency: torch.Tensor,
+    objective: ObjectiveName | Objective = ...,
+    *,
+    threads: int | None = ...,
+    **params: Any,
 ) -> torch.Tensor: ...
 def best_boxes(
-    saliency: MapLike, objective: ObjectiveName | Objective = "excess", **params: Any
+    saliency: MapLike,
+    objective: ObjectiveName | Objective = "excess",
+    *,
+    threads: int | None = None,
+    **params: Any,
 ) -> np.ndarray | torch.Tensor:
-    """Best boxes of a ``(B, H, W)`` batch; see :meth:`BoxSearch.batch`.
+    """Best boxes of a ``(B, H, W)`` batch; see :meth:`BoxSearch.batch` (``threads`` too).
 
     Returns:
         int64 ``(B, 4)`` XYXY boxes: a numpy array for numpy input, a tensor on the input's
@@ -359,7 +416,7 @@ def best_boxes(
         >>> best_boxes(maps).tolist()
         [[1, 1, 3, 3], [0, 2, 2, 5]]
     """
-    return BoxSearch(objective, **params).batch(saliency)
+    return BoxSearch(objective, **params).batch(saliency, threads=threads)
 
 
 __all__ = [
@@ -370,6 +427,7 @@ __all__ = [
     "best_box",
     "best_boxes",
     "check_finite_range",
+    "default_threads",
     "excess_plan",
     "fixed_plan",
     "mean_plan",
