@@ -243,7 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _box_search_arguments(boxes)
     boxes.add_argument("--shard", default="0/1", help="process shard i of n (default: %(default)s)")
-    boxes.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    boxes.add_argument(
+        "--workers", type=int, default=None, help="processes (default: all cores; 0: this one)"
+    )
     boxes.add_argument(
         "--max-side", type=int, default=None, help="detect at this longer side (boxes scaled back)"
     )
@@ -350,13 +352,23 @@ def _run_boxes(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             on_error=lambda e: print(f"skipped {e['path']}: {e['error']}", file=sys.stderr),
         )
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(
-        f"wrote {report.out}: {report.total} images ({report.computed} computed, "
-        f"{report.resumed} from an earlier run), {len(report.errors)} unreadable"
-    )
+    for path, reason in report.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    if report.up_to_date:
+        print(f"{report.out} is up to date: {report.total} images, nothing to compute")
+    else:
+        print(
+            f"wrote {report.out}: {report.total} images ({report.computed} computed, "
+            f"{report.resumed} from an earlier run), {len(report.errors)} unreadable, "
+            f"{len(report.skipped)} folders or files skipped, {report.stale} stale entries "
+            "dropped"
+        )
+    if report.read == 0:
+        print(f"error: no image could be read below {args.root}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -177,17 +179,68 @@ def colorize(saliency: np.ndarray) -> np.ndarray:
     )
 
 
-def list_images(root: str | Path) -> list[Path]:
-    """Image files below ``root`` (recursive, by extension), sorted by relative path.
+@dataclass
+class ImageScan:
+    """What :func:`scan_images` found below a folder.
+
+    Attributes:
+        files: image files, sorted by relative path.
+        skipped: ``(path, reason)`` of every folder or file passed over (unreadable, a symlink
+            loop, not a regular file).
+    """
+
+    files: list[Path] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def scan_images(root: str | Path) -> ImageScan:
+    """Image files below ``root`` (recursive, by extension; symlinked folders are followed,
+    once), and every folder or file skipped with its reason.
 
     Raises:
-        ValueError: ``root`` is not a folder.
+        ValueError: ``root`` is not a folder or cannot be read.
     """
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"image folder {str(root)!r} is not a directory")
-    files = [p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
-    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+    try:
+        os.scandir(root).close()
+    except OSError as err:
+        raise ValueError(f"cannot read image folder {str(root)!r}: {err.strerror}") from err
+    scan = ImageScan()
+    seen: set[str] = set()
+
+    def unreadable(err: OSError) -> None:
+        scan.skipped.append((str(err.filename), f"unreadable folder: {err.strerror}"))
+
+    for folder, dirs, names in os.walk(root, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # a symlink back into a folder already walked
+            scan.skipped.append((folder, "symlink loop (folder already listed)"))
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        for name in names:
+            path = Path(folder) / name
+            if path.suffix.lower() not in IMAGE_EXTENSIONS:
+                continue
+            if path.is_file():
+                scan.files.append(path)
+            else:
+                scan.skipped.append((str(path), "not a regular file (a broken link?)"))
+    scan.files.sort(key=lambda p: p.relative_to(root).as_posix())
+    return scan
+
+
+def list_images(root: str | Path) -> list[Path]:
+    """Image files below ``root`` (recursive, by extension), sorted by relative path; see
+    :func:`scan_images` for what is skipped.
+
+    Raises:
+        ValueError: ``root`` is not a folder or cannot be read.
+    """
+    return scan_images(root).files
 
 
 def load_image(path: str | Path) -> torch.Tensor:
@@ -253,11 +306,13 @@ def _to_uint8(arr: np.ndarray, name: str) -> np.ndarray:
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "ImageScan",
     "colorize",
     "image_size",
     "is_image_leaf",
     "list_images",
     "load_image",
+    "scan_images",
     "to_hwc_uint8",
     "to_image_tensor",
     "to_rgb_uint8",

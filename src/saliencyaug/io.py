@@ -1,10 +1,12 @@
-"""Small file helpers: atomic writes (no reader ever sees a half-written file)."""
+"""Small file helpers: atomic writes (no reader ever sees a half-written file) and an exclusive
+lock for one writer per output."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+from types import TracebackType
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -47,3 +49,87 @@ def _umask() -> int:
 def atomic_write_text(path: str | Path, text: str) -> None:
     """:func:`atomic_write_bytes` for UTF-8 text."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+class OutputLock:
+    """An exclusive lock on ``path + ".lock"``, held while one process writes ``path``.
+
+    A second process that tries to take it gets a ``RuntimeError`` at once (no waiting). The
+    lock is an ``flock`` on the lock file, released by the kernel when the holder exits, even
+    after ``kill -9``, so a crashed run never leaves a stale lock. The lock file is removed on
+    a clean release.
+
+    Args:
+        path: the output the lock protects.
+        what: words for messages (e.g. ``"saliencyaug boxes"``).
+
+    Raises:
+        RuntimeError: another process holds the lock.
+        PermissionError / OSError: the lock file cannot be created (unwritable folder).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "boxes.jsonl"
+        >>> with OutputLock(out):
+        ...     (out.parent / "boxes.jsonl.lock").exists()
+        True
+    """
+
+    def __init__(self, path: str | Path, what: str = "another process") -> None:
+        self.path = Path(str(path) + ".lock")
+        self.what = what
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        import fcntl
+
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                holder = _read_pid(self.path)
+                raise RuntimeError(
+                    f"{self.path.with_suffix('')} is being written by {self.what}"
+                    f"{f' (pid {holder})' if holder else ''}; wait for it to finish or choose "
+                    "another output"
+                ) from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:  # not a lock file another holder removed while we waited
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> OutputLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def _read_pid(path: Path) -> str:
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""

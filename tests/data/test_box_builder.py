@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from saliencyaug.boxes import BoxSearch
+from saliencyaug.boxes import Box, BoxSearch
 from saliencyaug.data.box_builder import build_box_cache, compute_record
 from saliencyaug.data.box_file import BoxCache
 from saliencyaug.image import list_images
@@ -220,3 +220,159 @@ def test_cli_boxes_with_objective_and_max_side(image_tree: Path, tmp_path: Path)
     assert main(["boxes", str(image_tree), "--out", str(out), "--shard", "3/2"]) == 2
     assert main(["boxes", str(image_tree), "--out", str(out), "--objective", "fixed"]) == 2
     assert main(["boxes", str(tmp_path / "nope"), "--out", str(out)]) == 2
+
+
+# ----------------------------------------------------------------------------------------
+# One writer, confined paths, every skip reported, damaged files named, nothing redone
+# ----------------------------------------------------------------------------------------
+
+
+def test_two_concurrent_builds_one_writes_the_other_is_refused(
+    image_tree: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "both.jsonl"
+    first = _run_cli(image_tree, out, tmp_path, 1)
+    lock = tmp_path / "both.jsonl.lock"
+    deadline = time.time() + 60
+    while not lock.exists() and time.time() < deadline:
+        time.sleep(0.02)
+    second = _run_cli(image_tree, out, tmp_path, 1)
+    _, err2 = second.communicate(timeout=120)
+    _, err1 = first.communicate(timeout=300)
+    assert first.returncode == 0, err1.decode()
+    assert second.returncode == 2 and "is being written by" in err2.decode()
+    entries = _lines(out)[1:]
+    assert len(entries) == 41 == len({e["path"] for e in entries})  # one writer, no duplicates
+    assert not lock.exists()
+
+
+def test_a_held_lock_is_released_when_its_holder_is_killed(tmp_path: Path) -> None:
+    from saliencyaug.io import OutputLock
+
+    out = tmp_path / "x.jsonl"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from saliencyaug.io import OutputLock; import time\n"
+            f"OutputLock({str(out)!r}).acquire(); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
+    with pytest.raises(RuntimeError, match=r"being written by .*pid"):
+        OutputLock(out).acquire()
+    holder.kill()
+    holder.wait()
+    with OutputLock(out):  # the kernel released the dead holder's lock
+        pass
+
+
+def test_box_files_cannot_point_outside_their_root(tmp_path: Path) -> None:
+    (tmp_path / "root").mkdir()
+    for bad in ("../secret.png", "/etc/passwd", "a/../../x.png", "a\\b.png", "./a.png"):
+        path = tmp_path / "bad.jsonl"
+        path.write_text(
+            json.dumps({"format": "saliencyaug-boxes", "version": 1})
+            + "\n"
+            + json.dumps({"path": bad, "size": [4, 4], "box": [0, 0, 2, 2]})
+            + "\n"
+        )
+        with pytest.raises(ValueError, match="relative to the root"):
+            BoxCache.load(path, root=tmp_path / "root")
+    # a symlink inside the root that leads out of it is refused when the image is opened
+    outside = tmp_path / "outside.png"
+    Image.new("RGB", (4, 4)).save(outside)
+    (tmp_path / "root" / "link.png").symlink_to(outside)
+    from saliencyaug.data.box_file import BoxRecord
+
+    cache = BoxCache(
+        root=tmp_path / "root", records=[BoxRecord("link.png", (4, 4), Box(0, 0, 2, 2))]
+    )
+    with pytest.raises(ValueError, match="outside the image root"):
+        cache.path_of(cache.records[0])
+
+
+def test_symlinked_and_unreadable_folders_are_reported(
+    image_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = tmp_path / "elsewhere" / "c"
+    extra.mkdir(parents=True)
+    Image.new("RGB", (20, 16), (200, 10, 10)).save(extra / "linked.png")
+    (image_tree / "c").symlink_to(extra)  # a symlinked class folder is followed
+    (image_tree / "c" / "loop").symlink_to(image_tree)  # ... once
+    locked = image_tree / "locked"
+    locked.mkdir()
+    Image.new("RGB", (8, 8)).save(locked / "hidden.png")
+    real_scandir = os.scandir
+
+    def scandir(path: object = ".") -> object:  # as root, chmod cannot make a folder unreadable
+        if str(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    report = build_box_cache(image_tree, tmp_path / "b.jsonl", workers=0, progress=False)
+    assert report.total == 42  # 41 + the linked image
+    assert any(p.endswith("locked") and "unreadable folder" in r for p, r in report.skipped)
+    assert any("symlink loop" in r for _, r in report.skipped)
+    assert BoxCache.load(tmp_path / "b.jsonl").get("c/linked.png") is not None
+
+
+def test_an_unreadable_or_empty_root_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from saliencyaug.cli import main
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["boxes", str(empty), "--out", str(tmp_path / "e.jsonl"), "--no-progress"]) == 1
+    assert "no image could be read" in capsys.readouterr().err
+    real_scandir = os.scandir
+
+    def scandir(path: object = ".") -> object:
+        if str(path) == str(empty):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(ValueError, match="cannot read image folder"):
+        build_box_cache(empty, tmp_path / "u.jsonl", workers=0, progress=False)
+
+
+def test_damaged_part_files_are_restarted_or_named(image_tree: Path, tmp_path: Path) -> None:
+    out = tmp_path / "d.jsonl"
+    part = tmp_path / "d.jsonl.part"
+    part.write_text("")  # killed right after creating it: nothing to keep, start over
+    assert build_box_cache(image_tree, out, workers=0, progress=False).computed == 41
+    part.write_text('{"format": "saliencyaug-bo')  # torn first line: the same
+    out.unlink()
+    assert build_box_cache(image_tree, out, workers=0, progress=False).computed == 41
+    out.unlink()
+    part.write_text("not json at all\n")
+    with pytest.raises(ValueError, match=r"d\.jsonl\.part .*delete it to start over"):
+        build_box_cache(image_tree, out, workers=0, progress=False)
+
+
+def test_an_unwritable_output_folder_gets_a_clear_message(image_tree: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(ValueError, match=r"cannot write to .*choose another output"):
+        build_box_cache(image_tree, blocker / "b.jsonl", workers=0, progress=False)
+
+
+def test_reruns_compute_only_what_changed(image_tree: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    build_box_cache(image_tree, out, workers=0, progress=False)
+    before = out.stat().st_mtime_ns
+    again = build_box_cache(image_tree, out, workers=0, progress=False)
+    assert again.up_to_date and again.computed == 0 and out.stat().st_mtime_ns == before
+    (image_tree / "b" / "img00.png").unlink()  # a deleted image: its entry is dropped
+    Image.new("RGB", (30, 20), (9, 9, 200)).save(image_tree / "a" / "new.png")  # one new
+    report = build_box_cache(image_tree, out, workers=0, progress=False)
+    assert (report.computed, report.stale, report.total) == (1, 1, 41)
+    cache = BoxCache.load(out)
+    assert cache.get("b/img00.png") is None and cache.get("a/new.png") is not None
+    assert {e["path"]: e for e in _lines(out)[1:]} == _expected(image_tree)
+    with pytest.raises(ValueError, match=r"another configuration .*detector"):
+        build_box_cache(image_tree, out, detector="rbd", workers=0, progress=False)

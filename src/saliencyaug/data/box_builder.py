@@ -13,29 +13,50 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from saliencyaug import _checks
 from saliencyaug.boxes.geometry import scale_box
 from saliencyaug.boxes.search import BoxSearch
 from saliencyaug.data.box_file import FORMAT, VERSION, read_box_file
-from saliencyaug.image import list_images, load_image
+from saliencyaug.image import load_image, scan_images
+from saliencyaug.io import OutputLock, atomic_write_text
 from saliencyaug.saliency import get_detector
 from saliencyaug.saliency.superpixels import work_image
 
 
 @dataclass
 class BuildReport:
-    """What :func:`build_box_cache` did."""
+    """What :func:`build_box_cache` did.
+
+    Attributes:
+        out: the box file.
+        total: images of this shard.
+        computed: images computed by this run.
+        resumed: images whose boxes came from an earlier run (``OUT.part`` or ``OUT``).
+        errors: ``{"path", "error"}`` of the images that could not be read.
+        skipped: ``(path, reason)`` of folders and files passed over while listing.
+        stale: entries of images that no longer exist, dropped.
+        up_to_date: ``OUT`` was already complete for this configuration and left alone.
+    """
 
     out: Path
     total: int
     computed: int
     resumed: int
     errors: list[dict[str, str]]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    stale: int = 0
+    up_to_date: bool = False
+
+    @property
+    def read(self) -> int:
+        """Images with a box (read and detected)."""
+        return self.total - len(self.errors)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -115,8 +136,14 @@ def build_box_cache(
 ) -> BuildReport:
     """Compute the salient box of every image below ``root`` (of one shard) into ``out``.
 
+    One process writes an output at a time (a lock, ``OUT.lock``, refuses a second one).
+    Results go to ``OUT.part`` as they arrive and ``OUT`` is replaced atomically at the end. A
+    killed run resumes from ``OUT.part``; a rerun over a finished ``OUT`` of the same
+    configuration computes only images added since, drops entries of deleted images, and leaves
+    the file untouched when nothing changed.
+
     Args:
-        root: image folder (searched recursively).
+        root: image folder (searched recursively; symlinked folders are followed).
         out: the box file to write (``out + ".part"`` while in progress).
         detector: a registered detector name or ``"module:function"``.
         search: the box objective (default ``BoxSearch()``, i.e. ``excess``).
@@ -128,19 +155,27 @@ def build_box_cache(
         on_error: called with ``{"path", "error"}`` for each unreadable image.
 
     Returns:
-        A :class:`BuildReport`.
+        A :class:`BuildReport` (what was computed, reused, skipped or dropped).
 
     Raises:
-        ValueError: a bad root, or an existing ``.part`` file from a different configuration.
+        ValueError: a bad root or argument; an ``OUT.part`` or ``OUT`` from another
+            configuration, or damaged; an output folder that cannot be written.
+        RuntimeError: another process is writing ``out``.
     """
     from tqdm.auto import tqdm
 
+    if max_side is not None:
+        _checks.integer("max_side", max_side, minimum=1)
+    if workers is not None:
+        _checks.integer("workers", workers, minimum=0)
     root = Path(root).resolve()
     out = Path(out)
     part = out.with_name(out.name + ".part")
     search = search or BoxSearch()
     resolve_detector(detector)  # fail early on a bad name
-    files = shard_files(list_images(root), shard)
+    scan = scan_images(root)
+    files = shard_files(scan.files, shard)
+    rels = {p.relative_to(root).as_posix() for p in files}
     header = {
         "format": FORMAT,
         "version": VERSION,
@@ -150,46 +185,91 @@ def build_box_cache(
         "shard": list(shard),
         "max_side": max_side,
     }
-    done: set[str] = set()
-    if part.exists():
-        old_header, entries = read_box_file(part, allow_torn_tail=True)
-        if {k: old_header.get(k) for k in header} != header:
-            raise ValueError(
-                f"{part} was started with another configuration ({old_header}); remove it or "
-                "use the same arguments"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        lock = OutputLock(out, "another `saliencyaug boxes` run")
+        lock.acquire()
+    except OSError as err:
+        raise ValueError(
+            f"cannot write to {str(out.parent)!r}: {err.strerror}; choose another output folder"
+        ) from err
+    try:
+        earlier, from_part = _earlier_entries(out, part, header)
+        stale = [rel for rel in earlier if rel not in rels]
+        kept = {rel: e for rel, e in earlier.items() if rel in rels}
+        todo = [p for p in files if p.relative_to(root).as_posix() not in kept]
+        if not from_part and out.exists() and not todo and not stale:
+            errors = [e for e in kept.values() if "error" in e]
+            return BuildReport(out, len(files), 0, len(kept), errors, scan.skipped, 0, True)
+        try:  # the in-progress file: the header and the entries worth keeping, then appends
+            atomic_write_text(part, "".join(json.dumps(x) + "\n" for x in [header, *kept.values()]))
+        except OSError as err:
+            raise ValueError(f"cannot write {part}: {err.strerror}; choose another output") from err
+        errors = [e for e in kept.values() if "error" in e]
+        jobs = [(root, p, detector, search, max_side) for p in todo]
+        n_workers = (os.cpu_count() or 1) if workers is None else workers
+        with open(part, "a", encoding="utf-8") as fh:
+            bar = tqdm(
+                total=len(files),
+                initial=len(kept),
+                disable=not progress,
+                unit="img",
+                desc="boxes",
             )
-        done = {e["path"] for e in entries}
-        _truncate_torn_tail(part)
-    else:
-        part.parent.mkdir(parents=True, exist_ok=True)
-        with open(part, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(header) + "\n")
-            fh.flush()
+            for entry in _results(jobs, n_workers):
+                fh.write(json.dumps(entry) + "\n")
+                fh.flush()  # a killed run loses at most the line being written
+                if "error" in entry:
+                    errors.append(entry)
+                    if on_error is not None:
+                        on_error(entry)
+                bar.update(1)
+            bar.close()
             os.fsync(fh.fileno())
-    todo = [p for p in files if p.relative_to(root).as_posix() not in done]
-    errors: list[dict[str, str]] = []
-    jobs = [(root, p, detector, search, max_side) for p in todo]
-    n_workers = (os.cpu_count() or 1) if workers is None else workers
-    with open(part, "a", encoding="utf-8") as fh:
-        bar = tqdm(
-            total=len(files),
-            initial=len(files) - len(todo),
-            disable=not progress,
-            unit="img",
-            desc="boxes",
-        )
-        for entry in _results(jobs, n_workers):
-            fh.write(json.dumps(entry) + "\n")
-            fh.flush()  # a killed run loses at most the line being written
-            if "error" in entry:
-                errors.append(entry)
-                if on_error is not None:
-                    on_error(entry)
-            bar.update(1)
-        bar.close()
-        os.fsync(fh.fileno())
-    os.replace(part, out)
-    return BuildReport(out, len(files), len(todo), len(files) - len(todo), errors)
+        os.replace(part, out)
+    finally:
+        lock.release()
+    return BuildReport(
+        out, len(files), len(todo), len(kept), errors, scan.skipped, len(stale), False
+    )
+
+
+def _earlier_entries(
+    out: Path, part: Path, header: dict[str, Any]
+) -> tuple[dict[str, dict[str, Any]], bool]:
+    """Entries of an interrupted run (``OUT.part``) or a finished one (``OUT``) made with the
+    same configuration, by path, and whether they came from ``OUT.part``.
+
+    Raises:
+        ValueError: a file from another configuration, or a damaged one.
+    """
+    for path, in_progress in ((part, True), (out, False)):
+        if not path.exists():
+            continue
+        if in_progress and _no_header(path):  # killed before its first line: nothing to keep
+            path.unlink()
+            continue
+        what = "an interrupted run's" if in_progress else "an earlier run's"
+        try:
+            old_header, entries = read_box_file(path, allow_torn_tail=in_progress)
+        except ValueError as err:
+            raise ValueError(
+                f"{path} is {what} box file but cannot be read ({err}); delete it to start over"
+            ) from err
+        if {k: old_header.get(k) for k in header} != header:
+            changed = sorted(k for k in header if old_header.get(k) != header[k])
+            raise ValueError(
+                f"{path} was made with another configuration (different {', '.join(changed)}); "
+                "delete it, or run with the same arguments"
+            )
+        return {e["path"]: e for e in entries if isinstance(e.get("path"), str)}, in_progress
+    return {}, False
+
+
+def _no_header(path: Path) -> bool:
+    """True when a file holds no complete first line."""
+    with open(path, "rb") as fh:
+        return b"\n" not in fh.read(1 << 16)
 
 
 def _results(
@@ -204,15 +284,6 @@ def _results(
     ctx = mp.get_context("spawn")  # safe beside torch/OpenMP threads of the parent
     with ctx.Pool(workers, initializer=_worker_init) as pool:
         yield from pool.imap_unordered(_work, jobs, chunksize=4)
-
-
-def _truncate_torn_tail(path: Path) -> None:
-    """Cut an incomplete last line (no trailing newline) left by a killed writer."""
-    with open(path, "rb+") as fh:
-        data = fh.read()
-        end = data.rfind(b"\n") + 1
-        if end != len(data):
-            fh.truncate(end)
 
 
 __all__ = [

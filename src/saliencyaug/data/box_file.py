@@ -73,14 +73,19 @@ class BoxCache:
         return None if i is None else self.records[i].box
 
     def path_of(self, record: BoxRecord) -> Path:
-        """Absolute path of a record's image.
+        """Path of a record's image, inside the root.
 
         Raises:
-            ValueError: the cache has no root.
+            ValueError: the cache has no root, or the record's path leads outside it (e.g.
+                through a symlink).
         """
         if self.root is None:
             raise ValueError("this BoxCache has no root; load it with root=IMAGE_FOLDER")
-        return self.root / record.path
+        path = self.root / check_record_path(record.path)
+        root = self.root.resolve()
+        if not path.resolve().is_relative_to(root):
+            raise ValueError(f"box record {record.path!r} leads outside the image root {root}")
+        return path
 
     @classmethod
     def load(
@@ -106,7 +111,7 @@ class BoxCache:
             header, lines = read_box_file(Path(p), allow_torn_tail=False)
             meta = meta or header
             for entry in lines:
-                rel = entry["path"]
+                rel = check_record_path(entry.get("path"), str(p))
                 if rel in seen:
                     raise ValueError(f"{p}: image {rel!r} appears in more than one box file")
                 seen.add(rel)
@@ -131,7 +136,31 @@ class BoxCache:
         atomic_write_text(path, "\n".join(lines) + "\n")
 
 
+def check_record_path(path: Any, source: str = "box record") -> str:
+    """A record's image path: relative to the root, ``/``-separated, normalised, without
+    ``..`` -- so that a box file never makes a reader open a file outside its root.
+
+    Raises:
+        ValueError: an absolute path, a ``..`` component, a backslash or an empty path.
+    """
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"{source}: the image path must be a non-empty string, got {path!r}")
+    parts = path.split("/")
+    if (
+        path.startswith("/")
+        or "\\" in path
+        or ":" in parts[0]
+        or any(p in ("", ".", "..") for p in parts)
+    ):
+        raise ValueError(
+            f"{source}: image path {path!r} must be relative to the root, '/'-separated and "
+            "without '.' or '..' (a box file cannot point outside its folder)"
+        )
+    return path
+
+
 def _record(entry: dict[str, Any], source: Path) -> BoxRecord:
+    check_record_path(entry.get("path"), str(source))
     try:
         h, w = (int(v) for v in entry["size"])
         box = Box(*(int(v) for v in entry["box"]))
@@ -177,4 +206,12 @@ def read_box_file(path: Path, allow_torn_tail: bool) -> tuple[dict[str, Any], li
     return header, entries
 
 
-__all__ = ["FORMAT", "VERSION", "BoxCache", "BoxRecord", "read_box_file", "record_json"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "BoxCache",
+    "BoxRecord",
+    "check_record_path",
+    "read_box_file",
+    "record_json",
+]
