@@ -216,6 +216,13 @@ def vector_batches(names: tuple[str, str], a: torch.Tensor, b: torch.Tensor) -> 
         )
 
 
+def float_tensor(name: str, value: Any, ndim: int, shape: str) -> torch.Tensor:
+    """A floating-point tensor with ``ndim`` dimensions, non-empty and finite (the finiteness
+    check is skipped under ``torch.compile``)."""
+    tensor(name, value, ndim=ndim, shape=shape, floating=True)
+    return finite_values(name, value)
+
+
 def same_batch(names: Sequence[str], tensors: Sequence[torch.Tensor]) -> int:
     """The common batch size (dim 0) of several tensors."""
     sizes = [int(t.shape[0]) for t in tensors]

@@ -1,8 +1,12 @@
 """Images at the library's boundary: loading, listing and conversion (one home for all of it).
 
-Accepted everywhere an image goes in: PIL images (any mode PIL converts to RGB), ``(H, W)`` /
-``(H, W, C)`` numpy arrays and ``(C, H, W)`` / ``(H, W)`` tensors with C in {1, 3, 4} (gray,
-RGB, RGBA; RGB order; alpha dropped), uint8 0..255 or float 0..1.
+Accepted everywhere an image goes in: PIL images (any mode), ``(H, W)`` / ``(H, W, C)`` numpy
+arrays and ``(C, H, W)`` / ``(H, W)`` tensors with C in {1, 3, 4} (gray, RGB, RGBA; RGB order;
+alpha dropped). Values: uint8 0..255, uint16 0..65535 or float in [0, 1] (finite). Deeper images
+keep their dynamic range when converted to 8 bits: uint16 (and PIL's 16-bit modes) are scaled
+by 255 / 65535 (as ``torchvision``'s ``to_dtype`` does); PIL's 32-bit integer mode ``I`` is
+read as 16-bit when its values fit, PIL's float mode ``F`` as [0, 1] when its values do, and
+both are min-max scaled otherwise. Nothing is clipped.
 
 Example:
     >>> import numpy as np
@@ -93,13 +97,15 @@ def image_size(image: Any, name: str = "image") -> tuple[int, int]:
 
 
 def to_image_tensor(image: Any, name: str = "image") -> torch.Tensor:
-    """Any accepted image to a 3-channel ``(3, H, W)`` tensor, keeping uint8 or float dtype.
+    """Any accepted image to a 3-channel ``(3, H, W)`` tensor, uint8 or float in [0, 1].
 
-    PIL images and numpy arrays become uint8 (float arrays in [0, 1] are scaled); tensors keep
-    their dtype; gray is replicated, alpha dropped.
+    PIL images and numpy arrays become uint8 (deeper ones scaled, see the module docstring);
+    uint8 and float tensors keep their dtype (float tensors are checked to be finite and in
+    [0, 1]); uint16 tensors become float32 in [0, 1]; gray is replicated, alpha dropped.
 
     Raises:
-        TypeError / ValueError: an unsupported type, shape or dtype (naming ``name``).
+        TypeError / ValueError: an unsupported type, shape or dtype, an empty image, a float
+            tensor outside [0, 1] or with NaN/inf (naming ``name``).
 
     Example:
         >>> import torch
@@ -111,7 +117,9 @@ def to_image_tensor(image: Any, name: str = "image") -> torch.Tensor:
     from torchvision.transforms.v2 import functional as TF
 
     if isinstance(image, Image.Image):
-        return TF.pil_to_tensor(image.convert("RGB"))
+        if image.mode in ("1", "L", "P", "RGB", "RGBA", "LA", "CMYK", "YCbCr", "LAB", "HSV", "PA"):
+            return TF.pil_to_tensor(image.convert("RGB"))
+        return torch.from_numpy(to_rgb_uint8(image, name)).permute(2, 0, 1).contiguous()
     if isinstance(image, np.ndarray):
         return torch.from_numpy(to_rgb_uint8(image, name)).permute(2, 0, 1).contiguous()
     if isinstance(image, torch.Tensor):
@@ -124,14 +132,29 @@ def to_image_tensor(image: Any, name: str = "image") -> torch.Tensor:
             )
         if t.shape[-1] == 0 or t.shape[-2] == 0:
             raise ValueError(f"{name} must not be empty, got {tuple(image.shape)}")
-        if t.dtype != torch.uint8 and not t.is_floating_point():
-            raise TypeError(f"{name} must be uint8 or float, got {t.dtype}")
+        if t.dtype == torch.uint16:
+            t = t.to(torch.float32) / 65535.0
+        elif t.dtype != torch.uint8 and not t.is_floating_point():
+            raise TypeError(f"{name} must be uint8, uint16 or float in [0, 1], got {t.dtype}")
+        if t.is_floating_point():
+            _check_unit_range(t, name)
         if t.shape[0] == 1:
             t = t.expand(3, -1, -1)
         elif t.shape[0] == 4:
             t = t[:3]
         return t
     raise TypeError(_type_message(image, name))
+
+
+def _check_unit_range(t: torch.Tensor, name: str) -> None:
+    lo, hi = float(t.min()), float(t.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError(f"{name} contains NaN or inf")
+    if lo < 0.0 or hi > 1.0:
+        raise ValueError(
+            f"{name} is float with values in [{lo:g}, {hi:g}]; float images must lie in [0, 1] "
+            "(use uint8 for 0..255)"
+        )
 
 
 def is_image_leaf(value: Any) -> bool:
@@ -256,6 +279,8 @@ def _as_hwc(image: Any, name: str) -> np.ndarray:
     from PIL import Image
 
     if isinstance(image, Image.Image):
+        if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+            return _deep_pil(image)[:, :, None]
         if image.mode not in ("L", "RGB", "RGBA"):
             image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
         arr = np.asarray(image)
@@ -273,6 +298,9 @@ def _as_hwc(image: Any, name: str) -> np.ndarray:
             )
         if t.is_floating_point() and t.dtype not in (torch.float32, torch.float64):
             t = t.float()
+        if t.dtype == torch.uint16:
+            t = t.to(torch.int32)  # numpy conversion of uint16 tensors is not supported everywhere
+            return np.asarray(t.permute(1, 2, 0).cpu().numpy()).astype(np.uint16)
         return np.asarray(t.permute(1, 2, 0).cpu().numpy())
     if isinstance(image, np.ndarray):
         if image.ndim == 2:
@@ -286,11 +314,29 @@ def _as_hwc(image: Any, name: str) -> np.ndarray:
     raise TypeError(_type_message(image, name))
 
 
+def _deep_pil(image: Any) -> np.ndarray:
+    """A 16-bit, 32-bit integer or float PIL image as uint16 or float [0, 1] ``(H, W)``."""
+    arr = np.asarray(image)
+    if image.mode.startswith("I;16"):
+        return arr.astype(np.uint16)
+    if not np.isfinite(arr).all():
+        raise ValueError("image contains NaN or inf")
+    lo, hi = float(arr.min()), float(arr.max())
+    if image.mode == "I" and lo >= 0 and hi <= 65535:
+        return arr.astype(np.uint16)
+    if image.mode == "F" and lo >= 0 and hi <= 1:
+        return arr.astype(np.float64)
+    span = hi - lo
+    return (arr.astype(np.float64) - lo) / span if span > 0 else np.zeros(arr.shape)
+
+
 def _to_uint8(arr: np.ndarray, name: str) -> np.ndarray:
     if arr.dtype == np.uint8:
         return arr
     if arr.dtype == np.bool_:
         return arr.astype(np.uint8) * 255
+    if arr.dtype == np.uint16:
+        return np.round(arr.astype(np.float64) * (255.0 / 65535.0)).astype(np.uint8)
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all():
             raise ValueError(f"{name} contains NaN or inf")
@@ -301,7 +347,7 @@ def _to_uint8(arr: np.ndarray, name: str) -> np.ndarray:
                 "[0, 1] (use uint8 for 0..255)"
             )
         return np.round(arr * 255.0).astype(np.uint8)
-    raise TypeError(f"{name} must be uint8, bool or float in [0, 1], got dtype {arr.dtype}")
+    raise TypeError(f"{name} must be uint8, uint16, bool or float in [0, 1], got dtype {arr.dtype}")
 
 
 __all__ = [

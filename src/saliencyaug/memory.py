@@ -88,6 +88,8 @@ class MemoryQueue(nn.Module):
             ValueError: a wrong shape.
         """
         _checks.tensor("vectors", vectors, ndim=2, shape=f"(N, {self.dim})", nonempty=False)
+        if not vectors.is_floating_point():
+            raise TypeError(f"vectors must be floating point, got {vectors.dtype}")
         if vectors.shape[1] != self.dim:
             raise ValueError(f"vectors must be (N, {self.dim}), got {tuple(vectors.shape)}")
         rows = concat_all_gather(vectors.detach())

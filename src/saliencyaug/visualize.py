@@ -159,10 +159,23 @@ def render_synthesized_pairs(
     Returns:
         The canvas and the pre-training loss history.
     """
+    import torch
+
+    with torch.random.fork_rng(devices=[]):  # seeded here, the caller's RNG left as it was
+        torch.manual_seed(seed)
+        return _render_synthesized_pairs(images, size, steps, eps_scales, tile)
+
+
+def _render_synthesized_pairs(
+    images: Sequence[tuple[str, np.ndarray]],
+    size: int,
+    steps: int,
+    eps_scales: Sequence[float],
+    tile: int,
+) -> tuple[TileCanvas, list[float]]:
     import cv2
     import torch
 
-    torch.manual_seed(seed)
     x = (
         torch.stack(
             [

@@ -169,7 +169,7 @@ def test_max_side_limits_work_but_keeps_output_size() -> None:
         (np.zeros((2, 2, 2, 3), np.uint8), ValueError, r"\(H, W\) or \(H, W, C\)"),
         (np.full((4, 4, 3), 2.0), ValueError, r"\[0, 1\]"),
         (np.full((4, 4, 3), np.nan), ValueError, "NaN"),
-        (np.zeros((4, 4, 3), np.uint16), TypeError, "uint8"),
+        (np.zeros((4, 4, 3), np.int64), TypeError, "uint8, uint16"),  # uint16 is scaled now
         (torch.zeros(5, 8, 8), ValueError, r"\(C, H, W\)"),
         (np.zeros((0, 4, 3), np.uint8), ValueError, "empty"),
         ("cat.jpg", TypeError, "PIL image"),

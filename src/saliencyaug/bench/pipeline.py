@@ -86,15 +86,16 @@ def run(n_images: int = 64, rounds: int = 5, batch: int = 256, seed: int = 0) ->
             ),
         }
         times: dict[str, list[float]] = {k: [] for k in pipelines}
-        torch.manual_seed(seed)
-        for fn, args in pipelines.values():  # warm up
-            fn(*args(0))
-        for _ in range(rounds):
-            for name, (fn, args) in pipelines.items():
-                t0 = time.perf_counter()
-                for i in range(n_images):
-                    fn(*args(i))
-                times[name].append((time.perf_counter() - t0) / n_images)
+        with torch.random.fork_rng(devices=[]):  # the caller's RNG is left as it was
+            torch.manual_seed(seed)
+            for fn, args in pipelines.values():  # warm up
+                fn(*args(0))
+            for _ in range(rounds):
+                for name, (fn, args) in pipelines.items():
+                    t0 = time.perf_counter()
+                    for i in range(n_images):
+                        fn(*args(i))
+                    times[name].append((time.perf_counter() - t0) / n_images)
         base = float(np.median(times["RandomResizedCrop (baseline)"]))
         rows: list[dict[str, Any]] = []
         for name, ts in times.items():

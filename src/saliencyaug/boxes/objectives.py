@@ -125,7 +125,9 @@ class Mean:
         if self.min_size is not None:
             hmin, wmin = self.min_size
             if hmin > h or wmin > w:
-                raise ValueError(f"min_size {(hmin, wmin)} is larger than the map's shape {(h, w)}")
+                raise ValueError(
+                    f"saliency: min_size {(hmin, wmin)} is larger than the map's shape {(h, w)}"
+                )
             return hmin, min(h, 2 * hmin - 1), wmin, min(w, 2 * wmin - 1), 0
         assert self.min_area is not None
         amin = max(1, math.ceil(self.min_area * h * w - 1e-9))
@@ -183,7 +185,7 @@ class Fixed:
         """The window's ``(height, width)``, checked to fit an ``h x w`` map."""
         bh, bw = self.size
         if bh > h or bw > w:
-            raise ValueError(f"size {(bh, bw)} does not fit in a map of shape {(h, w)}")
+            raise ValueError(f"saliency: size {(bh, bw)} does not fit in a map of shape {(h, w)}")
         return bh, bw
 
 

@@ -65,6 +65,8 @@ def parse_shard(text: str) -> tuple[int, int]:
     Raises:
         ValueError: malformed or out of range.
     """
+    if not isinstance(text, str):
+        raise TypeError(f"shard must be a string i/n (e.g. 0/4), got {type(text).__name__}")
     try:
         i, n = (int(v) for v in text.split("/"))
     except ValueError as err:
@@ -165,9 +167,9 @@ def build_box_cache(
     from tqdm.auto import tqdm
 
     if max_side is not None:
-        _checks.integer("max_side", max_side, minimum=1)
+        max_side = _checks.integer("max_side", max_side, minimum=1)
     if workers is not None:
-        _checks.integer("workers", workers, minimum=0)
+        workers = _checks.integer("workers", workers, minimum=0)
     root = Path(root).resolve()
     out = Path(out)
     part = out.with_name(out.name + ".part")

@@ -103,6 +103,12 @@ class BoxCache:
         """
         if isinstance(paths, (str, Path)):
             paths = [paths]
+        if (
+            not isinstance(paths, (list, tuple))
+            or not paths
+            or not all(isinstance(p, (str, Path)) for p in paths)
+        ):
+            raise TypeError(f"paths must be a box file or a list of them, got {paths!r}")
         records: list[BoxRecord] = []
         errors: list[dict[str, str]] = []
         meta: dict[str, Any] = {}

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from saliencyaug import _checks
 from saliencyaug.evaluation.maxboxacc import normalize_scoremap
 from saliencyaug.image import colorize
 
@@ -23,13 +24,29 @@ def class_activation_map(
 ) -> torch.Tensor:
     """CAMs ``(B, h, w)`` of ``classes`` (``(B,)``) for features ``(B, C, h, w)`` and a
     classifier weight ``(K, C)``."""
-    if feature_map.ndim != 4 or weight.ndim != 2 or weight.shape[1] != feature_map.shape[1]:
+    _checks.float_tensor("feature_map", feature_map, 4, "(B, C, h, w)")
+    _checks.float_tensor("weight", weight, 2, "(K, C)")
+    if weight.shape[1] != feature_map.shape[1]:
         raise ValueError(
-            f"feature_map must be (B, C, h, w) and weight (K, C); got {tuple(feature_map.shape)} "
-            f"and {tuple(weight.shape)}"
+            f"feature_map must be (B, C, h, w) and weight (K, C) with the same C; got "
+            f"{tuple(feature_map.shape)} and {tuple(weight.shape)}"
         )
-    w = weight[classes.long()].to(feature_map.dtype)  # (B, C)
+    classes = _check_classes(classes, feature_map.shape[0], weight.shape[0])
+    w = weight[classes].to(feature_map.dtype)  # (B, C)
     return torch.einsum("bc,bchw->bhw", w, feature_map)
+
+
+def _check_classes(classes: torch.Tensor, b: int, k: int) -> torch.Tensor:
+    _checks.tensor("classes", classes, ndim=1, shape=f"(B,) with B = {b}")
+    if classes.is_floating_point() or classes.is_complex() or classes.dtype == torch.bool:
+        raise TypeError(f"classes must be integer indices, got {classes.dtype}")
+    if classes.shape[0] != b:
+        raise ValueError(f"classes must be (B,) with B = {b}, got {tuple(classes.shape)}")
+    if bool(((classes < 0) | (classes >= k)).any()):
+        raise ValueError(
+            f"classes must index the {k} rows of the classifier, got {classes.tolist()}"
+        )
+    return classes.long()
 
 
 def grad_cam(
@@ -37,7 +54,10 @@ def grad_cam(
 ) -> torch.Tensor:
     """Grad-CAM ``(B, h, w)`` from a feature map still in the graph and the class scores
     ``(B, K)`` computed from it (``torch.autograd.grad``; no ``.backward()``)."""
-    picked = scores.gather(1, classes.long().view(-1, 1)).sum()
+    _checks.float_tensor("feature_map", feature_map, 4, "(B, C, h, w)")
+    _checks.float_tensor("scores", scores, 2, "(B, K)")
+    classes = _check_classes(classes, feature_map.shape[0], scores.shape[1])
+    picked = scores.gather(1, classes.view(-1, 1)).sum()
     (grads,) = torch.autograd.grad(picked, feature_map, retain_graph=True)
     alpha = grads.mean(dim=(2, 3), keepdim=True)
     return F.relu((alpha * feature_map).sum(1)).detach()

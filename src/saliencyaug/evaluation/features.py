@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from saliencyaug import _checks
+
 
 def _pooled(out: Any) -> torch.Tensor:
     return getattr(out, "pooled", out)
@@ -32,16 +34,27 @@ def extract_features(
     """
     from tqdm.auto import tqdm
 
+    _checks.callable_("encoder", encoder)
     was_training = isinstance(encoder, nn.Module) and encoder.training
     if isinstance(encoder, nn.Module):
         encoder.eval()
-        device = device or next(encoder.parameters()).device
+        first = next(encoder.parameters(), None)  # a module may have no parameters
+        device = device or (first.device if first is not None else None)
     device = torch.device(device or "cpu")
     feats, labels = [], []
     try:
         for batch in tqdm(loader, disable=not progress, desc="features", unit="batch"):
+            if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+                raise ValueError("each batch of the loader must be (images, labels, ...)")
             images, targets = batch[0], batch[1]
-            feats.append(_pooled(encoder(images.to(device))).float().cpu())
+            out = _pooled(encoder(images.to(device)))
+            if not isinstance(out, torch.Tensor) or out.ndim != 2:
+                shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                raise ValueError(
+                    f"the encoder must return (B, n) features or an object with .pooled, got "
+                    f"{shape}"
+                )
+            feats.append(out.float().cpu())
             labels.append(torch.as_tensor(targets).long().cpu())
     finally:
         if was_training and isinstance(encoder, nn.Module):

@@ -23,17 +23,22 @@ import torch
 import torch.nn.functional as F
 
 from saliencyaug import _checks
-from saliencyaug.evaluation.retrieval import check_features
+from saliencyaug.evaluation.inputs import check_features, encode_labels
 
 
 @dataclass
 class ProbeResult:
-    """Test accuracy (fraction) of the chosen setting, and every setting's scores."""
+    """Test accuracy (fraction) of the chosen setting, and every setting's scores.
+
+    ``classifier`` maps raw features to one score per class; column ``i`` is the label
+    ``classes[i]`` (the sorted training labels).
+    """
 
     accuracy: float
     best: float | None = None
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
     classifier: torch.nn.Linear | None = None
+    classes: torch.Tensor | None = None
 
 
 def _prepare(
@@ -46,9 +51,18 @@ def _prepare(
     return (train - mean) / std, (test - mean) / std, mean, std
 
 
+def _linear(in_features: int, out_features: int, seed: int | None = None) -> torch.nn.Linear:
+    """A linear layer initialised from ``seed`` (or left to be overwritten) without drawing
+    from, or changing, the caller's global RNG."""
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        return torch.nn.Linear(in_features, out_features)
+
+
 def _fold(linear: torch.nn.Linear, mean: torch.Tensor, std: torch.Tensor) -> torch.nn.Linear:
     """A classifier on raw features equal to ``linear`` on standardised ones."""
-    out = torch.nn.Linear(linear.in_features, linear.out_features)
+    out = _linear(linear.in_features, linear.out_features)
     with torch.no_grad():
         out.weight.copy_(linear.weight / std)
         out.bias.copy_(linear.bias - (linear.weight * (mean / std)).sum(1))
@@ -62,14 +76,15 @@ def _accuracy(linear: torch.nn.Linear, x: torch.Tensor, y: torch.Tensor) -> floa
 
 def _check(
     train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor
-) -> int:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Check both sets; the labels encoded as class indices (see :func:`encode_labels`)."""
     check_features(train_x, train_y, "train features")
     check_features(test_x, test_y, "test features")
     if train_x.shape[1] != test_x.shape[1]:
         raise ValueError(
             f"train and test features differ in width: {train_x.shape[1]} vs {test_x.shape[1]}"
         )
-    return int(max(train_y.max(), test_y.max())) + 1
+    return encode_labels(train_y, test_y)
 
 
 def linear_probe_sgd(
@@ -103,13 +118,25 @@ def linear_probe_sgd(
         :class:`ProbeResult` with ``best`` = the chosen learning rate and the classifier (on
         raw features).
     """
-    num_classes = _check(train_x, train_y, test_x, test_y)
+    train_y, test_y, classes = _check(train_x, train_y, test_x, test_y)
+    train_x, test_x = train_x.float(), test_x.float()
+    num_classes = len(classes)
     _checks.choice("select", select, ("val", "test"))
+    if not isinstance(lrs, (tuple, list)) or not lrs:
+        raise TypeError(f"lrs must be a non-empty sequence of learning rates, got {lrs!r}")
+    lrs = [_checks.positive(f"lrs[{i}]", lr) for i, lr in enumerate(lrs)]
+    epochs = _checks.integer("epochs", epochs, minimum=1)
+    batch_size = _checks.integer("batch_size", batch_size, minimum=1)
+    val_fraction = _checks.in_range(
+        "val_fraction", val_fraction, 0.0, 1.0, lo_open=True, hi_open=True
+    )
+    standardize = _checks.boolean("standardize", standardize)
+    seed = _checks.integer("seed", seed)
     gen = torch.Generator().manual_seed(seed)
 
     def fit(x: torch.Tensor, y: torch.Tensor, lr: float) -> torch.nn.Linear:
-        torch.manual_seed(int(torch.randint(2**31, (), generator=gen)))
-        linear = torch.nn.Linear(x.shape[1], num_classes)
+        # the initialisation comes from the probe's own generator, not the global RNG
+        linear = _linear(x.shape[1], num_classes, int(torch.randint(2**31, (), generator=gen)))
         opt = torch.optim.SGD(linear.parameters(), lr=lr, momentum=0.9, weight_decay=0.0)
         steps = epochs * math.ceil(len(x) / batch_size)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
@@ -147,7 +174,7 @@ def linear_probe_sgd(
             scores[str(lr)] = {"test": _accuracy(fitted[lr], te, test_y)}
         best = max(lrs, key=lambda lr: scores[str(lr)]["test"])
         linear, acc = fitted[best], scores[str(best)]["test"]
-    return ProbeResult(acc, best, scores, _fold(linear, mean, std))
+    return ProbeResult(acc, best, scores, _fold(linear, mean, std), classes)
 
 
 def linear_probe_lbfgs(
@@ -166,9 +193,13 @@ def linear_probe_lbfgs(
     Returns:
         :class:`ProbeResult` (``best`` = ``weight_decay``) with the classifier on raw features.
     """
-    num_classes = _check(train_x, train_y, test_x, test_y)
+    train_y, test_y, classes = _check(train_x, train_y, test_x, test_y)
+    weight_decay = _checks.positive("weight_decay", weight_decay, allow_zero=True)
+    max_iter = _checks.integer("max_iter", max_iter, minimum=1)
+    standardize = _checks.boolean("standardize", standardize)
+    num_classes = len(classes)
     tr, te, mean, std = _prepare(train_x.double(), test_x.double(), standardize)
-    linear = torch.nn.Linear(tr.shape[1], num_classes).double()
+    linear = _linear(tr.shape[1], num_classes).double()  # zero-initialised below
     torch.nn.init.zeros_(linear.weight)
     torch.nn.init.zeros_(linear.bias)
     opt = torch.optim.LBFGS(
@@ -192,7 +223,7 @@ def linear_probe_lbfgs(
     opt.step(closure)
     acc = _accuracy(linear, te, test_y)
     folded = _fold(linear.float(), mean.float(), std.float())
-    return ProbeResult(acc, weight_decay, {str(weight_decay): {"test": acc}}, folded)
+    return ProbeResult(acc, weight_decay, {str(weight_decay): {"test": acc}}, folded, classes)
 
 
 def knn_predict(
@@ -204,10 +235,22 @@ def knn_predict(
     block_size: int = 1024,
 ) -> torch.Tensor:
     """Weighted kNN labels: the k most cosine-similar training features vote with weight
-    ``exp(sim / temperature)``; ties in votes go to the smaller label."""
+    ``exp(sim / temperature)``; ties in votes go to the smaller label.
+
+    Returns:
+        ``(N_test,)`` predicted labels (values of ``train_y``).
+    """
     k = _checks.integer("k", k, minimum=1)
     temperature = _checks.positive("temperature", temperature)
-    num_classes = int(train_y.max()) + 1
+    block_size = _checks.integer("block_size", block_size, minimum=1)
+    check_features(train_x, train_y, "train features")
+    _checks.tensor("test_x", test_x, ndim=2, shape="(N, n)")
+    check_features(test_x, torch.zeros(len(test_x), dtype=torch.long), "test features")
+    if train_x.shape[1] != test_x.shape[1]:
+        raise ValueError(
+            f"train and test features differ in width: {train_x.shape[1]} vs {test_x.shape[1]}"
+        )
+    index, _, classes = encode_labels(train_y, train_y[:0])
     tr = F.normalize(train_x.double(), dim=1)
     te = F.normalize(test_x.double(), dim=1)
     k = min(k, len(tr))
@@ -215,9 +258,9 @@ def knn_predict(
     for start in range(0, len(te), block_size):
         sims = te[start : start + block_size] @ tr.t()
         top, idx = sims.topk(k, dim=1)
-        votes = torch.zeros(len(top), num_classes, dtype=torch.float64)
-        votes.scatter_add_(1, train_y[idx], torch.exp(top / temperature))
-        preds.append(votes.argmax(1))
+        votes = torch.zeros(len(top), len(classes), dtype=torch.float64)
+        votes.scatter_add_(1, index[idx], torch.exp(top / temperature))
+        preds.append(classes[votes.argmax(1)])
     return torch.cat(preds)
 
 
@@ -231,4 +274,5 @@ def knn_accuracy(
 ) -> float:
     """Accuracy (fraction) of :func:`knn_predict`."""
     _check(train_x, train_y, test_x, test_y)
-    return float((knn_predict(train_x, train_y, test_x, k, temperature) == test_y).double().mean())
+    predicted = knn_predict(train_x, train_y, test_x, k, temperature)
+    return float((predicted == test_y.long()).double().mean())

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from saliencyaug import _checks
+
 
 def normalize_scoremap(cam: np.ndarray) -> np.ndarray:
     """Min-max normalise to [0, 1]; NaN or constant maps become zeros (wsolevaluation)."""
@@ -133,13 +135,27 @@ class MaxBoxAccEvaluator:
         """
         import cv2
 
-        cam = np.asarray(cam, dtype=np.float32)
+        if np.iscomplexobj(cam) or isinstance(cam, (str, bytes)):
+            raise TypeError(f"cam must be a real (h, w) map, got {type(cam).__name__}")
+        try:
+            cam = np.asarray(cam, dtype=np.float32)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"cam must be a real (h, w) map, got {type(cam).__name__}") from err
         if cam.ndim != 2 or cam.size == 0:
             raise ValueError(f"cam must be a non-empty (h, w) map, got shape {cam.shape}")
-        gt = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
+        if not np.isfinite(cam).all():
+            # the authors' code turns a NaN map into zeros, which scores as a miss: a broken
+            # network would pass unnoticed, so the library refuses it instead
+            raise ValueError("cam contains NaN or inf")
+        try:
+            gt = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"gt_boxes must be XYXY boxes, got {gt_boxes!r}") from err
         if len(gt) == 0:
             raise ValueError("every image needs at least one ground-truth box")
-        h, w = image_size
+        if not np.isfinite(gt).all():
+            raise ValueError("gt_boxes contains NaN or inf")
+        h, w = _checks.size_pair("image_size", image_size)
         if (
             (gt[:, 0] < 0).any()
             or (gt[:, 1] < 0).any()
@@ -191,6 +207,13 @@ def max_box_acc(
     Raises:
         ValueError: mismatched lengths or bad CAMs/boxes.
     """
+    for name, items in (("cams", cams), ("gt_boxes", gt_boxes), ("image_sizes", image_sizes)):
+        if not isinstance(items, (list, tuple)):
+            raise TypeError(
+                f"{name} must be a list with one item per image, got {type(items).__name__}"
+            )
+    if not cams:
+        raise ValueError("cams must hold at least one image's CAM")
     if not (len(cams) == len(gt_boxes) == len(image_sizes)):
         raise ValueError(
             f"cams, gt_boxes and image_sizes must have the same length, got {len(cams)}, "

@@ -90,11 +90,11 @@ def evaluate(
         "feature_dim": int(xtr.shape[1]),
         "versions": {"python": platform.python_version(), "torch": torch.__version__},
     }
-    classifier = None
+    classifier, classes = None, None
     if probe in ("lbfgs", "both"):
         res = linear_probe_lbfgs(xtr, ytr, xte, yte)
         report["linear_probe_lbfgs"] = {"accuracy": res.accuracy, "weight_decay": res.best}
-        classifier = res.classifier
+        classifier, classes = res.classifier, res.classes
     if probe in ("sgd", "both"):
         res = linear_probe_sgd(xtr, ytr, xte, yte)
         report["linear_probe_sgd"] = {
@@ -102,7 +102,8 @@ def evaluate(
             "lr": res.best,
             "scores": res.scores,
         }
-        classifier = classifier or res.classifier
+        if classifier is None:
+            classifier, classes = res.classifier, res.classes
     report["knn"] = {
         "k": knn_k,
         "temperature": 0.07,
@@ -110,8 +111,9 @@ def evaluate(
     }
     report["retrieval"] = retrieval_metrics(xte, yte).as_dict()
     if boxes is not None:
+        assert classifier is not None and classes is not None  # a probe always runs
         report["maxboxacc"] = _maxboxacc(
-            encoder, test_root, test_set, boxes, classifier, image_size, device
+            encoder, test_root, test_set, boxes, classifier, classes, image_size, device
         )
     return report
 
@@ -122,6 +124,7 @@ def _maxboxacc(
     test_set: Any,
     boxes: Any,
     classifier: Any,
+    classes: torch.Tensor,
     size: int,
     device: str,
 ) -> dict[str, Any]:
@@ -142,9 +145,8 @@ def _maxboxacc(
         image, _ = plain[i]
         with torch.inference_mode():
             fmap = encoder(image[None].to(device)).maps[4].float().cpu()
-        cam = class_activation_map(fmap, classifier.weight.detach().float(), torch.tensor([label]))[
-            0
-        ].numpy()
+        row = torch.searchsorted(classes, torch.tensor([label]))
+        cam = class_activation_map(fmap, classifier.weight.detach().float(), row)[0].numpy()
         sx, sy = size / w, size / h
         gt = [int(box.x0 * sx), int(box.y0 * sy), int(box.x1 * sx), int(box.y1 * sy)]
         gt = [min(max(v, 0), size) for v in gt]

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from saliencyaug import _checks
+from saliencyaug.evaluation.inputs import check_features
 
 
 @dataclass
@@ -38,18 +39,6 @@ class RetrievalResult:
             num_without_positive=self.num_without_positive,
         )
         return out
-
-
-def check_features(features: torch.Tensor, labels: torch.Tensor, name: str = "features") -> None:
-    """Raise ``ValueError`` for mismatched lengths, non-2-D features or NaN/inf."""
-    if features.ndim != 2:
-        raise ValueError(f"{name} must be (N, n), got {tuple(features.shape)}")
-    if labels.ndim != 1 or labels.shape[0] != features.shape[0]:
-        raise ValueError(
-            f"labels must be (N,) with N = {features.shape[0]}, got {tuple(labels.shape)}"
-        )
-    if not torch.isfinite(features).all():
-        raise ValueError(f"{name} contain NaN or inf")
 
 
 def retrieval_metrics(

@@ -24,7 +24,7 @@ from torch import nn
 
 from saliencyaug import _checks
 from saliencyaug._checks import Reduction
-from saliencyaug.losses.byol import byol_loss
+from saliencyaug.losses.byol import byol_loss, vector_pair
 
 
 def _check_map(name: str, value: torch.Tensor) -> torch.Tensor:
@@ -57,8 +57,9 @@ def cross_view_attention(
             "prediction and projection need the same batch and channels, got "
             f"{tuple(prediction.shape)} and {tuple(projection.shape)}"
         )
-    q = prediction.flatten(2).transpose(1, 2)  # (B, HWq, d)
-    k = projection.detach().flatten(2)  # (B, d, HWk)
+    dtype = torch.promote_types(prediction.dtype, projection.dtype)
+    q = prediction.to(dtype).flatten(2).transpose(1, 2)  # (B, HWq, d)
+    k = projection.detach().to(dtype).flatten(2)  # (B, d, HWk)
     if _checks.boolean("normalize", normalize):
         q = F.normalize(q, dim=-1)
         k = F.normalize(k, dim=1)
@@ -93,6 +94,23 @@ def correspondence_intensity(
     return torch.sigmoid(attn.amax(dim=-1) / temperature).view(b, h, w)
 
 
+def _check_mask(name: str, mask: torch.Tensor) -> None:
+    _checks.tensor(name, mask, ndim=(3, 4), shape="(B, 1, H, W) or (B, H, W)")
+    if mask.ndim == 4 and mask.shape[1] != 1:
+        raise ValueError(f"{name} must be (B, 1, H, W) or (B, H, W), got {tuple(mask.shape)}")
+    if mask.is_complex():
+        raise TypeError(f"{name} must be real (uint8, bool or float), got {mask.dtype}")
+    _checks.finite_values(name, mask)
+
+
+def map_pair(name: str, value: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two ``(B, d, h, w)`` float maps of one batch and width, finite, named ``name[i]``."""
+    a, b = _checks.view_pair(name, value, same="channels")
+    for i, t in enumerate((a, b)):
+        _checks.float_tensor(f"{name}[{i}]", t, 4, "(B, d, h, w)")
+    return a, b
+
+
 def downsample_mask(
     mask: torch.Tensor, size: tuple[int, int], *, dtype: torch.dtype = torch.float32
 ) -> torch.Tensor:
@@ -106,10 +124,8 @@ def downsample_mask(
     Returns:
         ``(B, h, w)`` in [0, 1].
     """
-    _checks.tensor("mask", mask, ndim=(3, 4), shape="(B, 1, H, W) or (B, H, W)")
-    if mask.ndim == 4 and mask.shape[1] != 1:
-        raise ValueError(f"mask must be (B, 1, H, W) or (B, H, W), got {tuple(mask.shape)}")
-    _checks.finite_values("mask", mask)
+    _check_mask("mask", mask)
+    size = _checks.size_pair("size", size)
     m = mask if mask.ndim == 4 else mask.unsqueeze(1)
     out = F.interpolate(
         m.to(dtype), size=size, mode="bilinear", align_corners=False, antialias=True
@@ -144,10 +160,17 @@ def saliency_alignment_loss(
         A scalar, or ``(B,)`` for ``reduction="none"``.
     """
     how = _checks.reduction(reduction)
-    p1, p2 = _checks.view_pair("predictions", predictions, same="channels")
-    h1, h2 = _checks.view_pair("projections", projections, same="channels")
+    p1, p2 = map_pair("predictions", predictions)
+    h1, h2 = map_pair("projections", projections)
     m1, m2 = _checks.view_pair("masks", masks, same="batch")
+    for i, m in enumerate((m1, m2)):
+        _check_mask(f"masks[{i}]", m)
     _checks.same_batch(("predictions", "projections", "masks"), (p1, h1, m1))
+    if p1.shape[1] != h1.shape[1]:
+        raise ValueError(
+            f"predictions and projections must have the same channels, got {p1.shape[1]} and "
+            f"{h1.shape[1]}"
+        )
     # the squared error is formed in at least float32 (under autocast the attention may be
     # bfloat16/float16, which antialiased resizing does not support and which loses precision)
     c12 = correspondence_intensity(p1, h2, normalize=normalize, temperature=temperature)
@@ -236,8 +259,10 @@ def cvsa_loss(
         :class:`CVSALossParts`.
     """
     weight = _checks.positive("weight", weight, allow_zero=True)
-    p1, _ = _checks.view_pair("predictions", predictions)
-    m1, _ = _checks.view_pair("map_predictions", map_predictions, same="channels")
+    p1, _ = vector_pair("predictions", predictions)
+    vector_pair("projections", projections)
+    m1, _ = map_pair("map_predictions", map_predictions)
+    map_pair("map_projections", map_projections)
     _checks.same_batch(("predictions", "map_predictions"), (p1, m1))
     contrastive = byol_loss(predictions, projections, reduction=reduction)
     alignment = saliency_alignment_loss(
@@ -304,5 +329,6 @@ __all__ = [
     "cross_view_attention",
     "cvsa_loss",
     "downsample_mask",
+    "map_pair",
     "saliency_alignment_loss",
 ]

@@ -33,8 +33,7 @@ def negative_cosine(
     """
     how = _checks.reduction(reduction)
     _checks.vector_batches(("prediction", "target"), prediction, target)
-    per_sample = -(F.normalize(prediction, dim=1) * F.normalize(target.detach(), dim=1)).sum(1)
-    return _checks.reduce(per_sample, how)
+    return _checks.reduce(_neg_cos(prediction, target), how)
 
 
 def byol_loss(
@@ -58,12 +57,29 @@ def byol_loss(
         A scalar in [-1, 1] for ``"mean"``.
     """
     how = _checks.reduction(reduction)
-    p1, p2 = _checks.view_pair("predictions", predictions)
-    h1, h2 = _checks.view_pair("projections", projections)
-    per_sample = 0.5 * negative_cosine(p1, h2, reduction="none") + 0.5 * negative_cosine(
-        p2, h1, reduction="none"
-    )
+    p1, p2 = vector_pair("predictions", predictions)
+    h1, h2 = vector_pair("projections", projections)
+    if p1.shape != h1.shape:
+        raise ValueError(
+            f"predictions and projections must have the same shape, got {tuple(p1.shape)} and "
+            f"{tuple(h1.shape)}"
+        )
+    per_sample = 0.5 * _neg_cos(p1, h2) + 0.5 * _neg_cos(p2, h1)
     return _checks.reduce(per_sample, how)
+
+
+def vector_pair(name: str, value: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two ``(B, d)`` float vectors of one shape, finite, named ``name[0]``, ``name[1]``."""
+    a, b = _checks.view_pair(name, value)
+    for i, t in enumerate((a, b)):
+        _checks.float_tensor(f"{name}[{i}]", t, 2, "(B, d)")
+    return a, b
+
+
+def _neg_cos(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    dtype = torch.promote_types(prediction.dtype, target.dtype)
+    p = F.normalize(prediction.to(dtype), dim=1)
+    return -(p * F.normalize(target.detach().to(dtype), dim=1)).sum(1)
 
 
 class BYOLLoss(nn.Module):
@@ -89,4 +105,4 @@ class BYOLLoss(nn.Module):
         return byol_loss(predictions, projections, reduction=self.reduction)
 
 
-__all__ = ["BYOLLoss", "byol_loss", "negative_cosine"]
+__all__ = ["BYOLLoss", "byol_loss", "negative_cosine", "vector_pair"]

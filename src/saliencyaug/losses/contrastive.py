@@ -48,8 +48,9 @@ def info_nce(
     how = _checks.reduction(reduction)
     temperature = _checks.positive("temperature", temperature)
     _checks.vector_batches(("query", "key"), query, key)
-    qn = F.normalize(query, dim=1)
-    kn = F.normalize(key.detach(), dim=1)
+    dtype = torch.promote_types(query.dtype, key.dtype)
+    qn = F.normalize(query.to(dtype), dim=1)
+    kn = F.normalize(key.detach().to(dtype), dim=1)
     if negatives is None:
         if query.shape[0] < 2:
             raise ValueError(
@@ -101,6 +102,7 @@ def nt_xent(
     decoupled = _checks.boolean("decoupled", decoupled)
     _checks.vector_batches(("z1", "z2"), z1, z2)
     b = z1.shape[0]
+    z1, z2 = z1.to(torch.promote_types(z1.dtype, z2.dtype)), z2.to(z1.dtype)
     if decoupled and b < 2:
         raise ValueError(
             "nt_xent(decoupled=True) needs a batch of at least 2: with one pair "
@@ -171,6 +173,8 @@ class MoCoLoss(nn.Module):
         super().__init__()
         self.temperature = _checks.positive("temperature", temperature)
         self.reduction: Reduction = _checks.reduction(reduction)
+        dim = _checks.integer("dim", dim, minimum=1)
+        queue_size = _checks.integer("queue_size", queue_size, minimum=1)
         self.queue = MemoryQueue(dim, queue_size, normalize=True, initial="random")
 
     def forward(

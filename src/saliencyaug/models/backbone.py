@@ -67,7 +67,11 @@ class ResNetBackbone(nn.Module):
             raise TypeError(
                 f"arch must be a name or a torchvision ResNet, got {type(arch).__name__}"
             )
-        if not stages or any(s not in (1, 2, 3, 4) for s in stages):
+        if (
+            not isinstance(stages, (tuple, list))
+            or not stages
+            or any(not _checks.is_integer(s) or s not in (1, 2, 3, 4) for s in stages)
+        ):
             raise ValueError(f"stages must be a non-empty subset of 1..4, got {stages!r}")
         self.stages = tuple(sorted(set(stages)))
         self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)

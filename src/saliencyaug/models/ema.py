@@ -48,6 +48,8 @@ def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
 def cosine_momentum(step: int, total_steps: int, base: float = 0.996) -> float:
     """BYOL's schedule: ``1 - (1 - base) * (cos(pi * step / total) + 1) / 2`` (base -> 1)."""
     total_steps = _checks.integer("total_steps", total_steps, minimum=1)
+    step = _checks.integer("step", step, minimum=0)
+    base = _checks.in_range("base", base, 0.0, 1.0)
     return (
         1.0 - (1.0 - base) * (math.cos(math.pi * min(step, total_steps) / total_steps) + 1.0) / 2.0
     )

@@ -11,13 +11,12 @@ from torch import nn
 from saliencyaug import _checks
 
 
-def _check_dims(input_dim: int, hidden_dim: int, output_dim: int) -> None:
-    for name, value in (
-        ("input_dim", input_dim),
-        ("hidden_dim", hidden_dim),
-        ("output_dim", output_dim),
-    ):
-        _checks.integer(name, value, minimum=1)
+def _check_dims(input_dim: int, hidden_dim: int, output_dim: int) -> tuple[int, int, int]:
+    return (
+        _checks.integer("input_dim", input_dim, minimum=1),
+        _checks.integer("hidden_dim", hidden_dim, minimum=1),
+        _checks.integer("output_dim", output_dim, minimum=1),
+    )
 
 
 class MLPHead(nn.Sequential):
@@ -32,7 +31,7 @@ class MLPHead(nn.Sequential):
     """
 
     def __init__(self, input_dim: int, hidden_dim: int = 4096, output_dim: int = 256) -> None:
-        _check_dims(input_dim, hidden_dim, output_dim)
+        input_dim, hidden_dim, output_dim = _check_dims(input_dim, hidden_dim, output_dim)
         super().__init__(
             nn.Linear(input_dim, hidden_dim),
             nn.BatchNorm1d(hidden_dim),
@@ -51,7 +50,7 @@ class ConvHead(nn.Sequential):
     """
 
     def __init__(self, input_dim: int, hidden_dim: int = 4096, output_dim: int = 256) -> None:
-        _check_dims(input_dim, hidden_dim, output_dim)
+        input_dim, hidden_dim, output_dim = _check_dims(input_dim, hidden_dim, output_dim)
         super().__init__(
             nn.Conv2d(input_dim, hidden_dim, 1),
             nn.BatchNorm2d(hidden_dim),

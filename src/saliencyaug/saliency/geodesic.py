@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from saliencyaug import _checks
 from saliencyaug.saliency.superpixels import EDGE_EPS, SuperpixelGraph, superpixel_saliency
 
 
@@ -63,6 +64,8 @@ def geodesic(
         >>> bool(s[25:35, 35:45].mean() > s[:10].mean())
         True
     """
+    _checks.boolean("clip_weights", clip_weights)
+    _checks.boolean("boundary_weight", boundary_weight)
     return superpixel_saliency(
         image,
         lambda graph: geodesic_superpixel_saliency(graph, clip_weights, boundary_weight),

@@ -67,13 +67,10 @@ def rbd(
         >>> bool(s[25:35, 35:45].mean() > s[:10].mean())
         True
     """
-    for name, value in (
-        ("sigma_clr", sigma_clr),
-        ("sigma_bndcon", sigma_bndcon),
-        ("sigma_spa", sigma_spa),
-    ):
-        _checks.positive(name, value)
-    _checks.positive("mu", mu, allow_zero=True)
+    sigma_clr = _checks.positive("sigma_clr", sigma_clr)
+    sigma_bndcon = _checks.positive("sigma_bndcon", sigma_bndcon)
+    sigma_spa = _checks.positive("sigma_spa", sigma_spa)
+    mu = _checks.positive("mu", mu, allow_zero=True)
     return superpixel_saliency(
         image,
         lambda graph: rbd_superpixel_saliency(graph, sigma_clr, sigma_bndcon, sigma_spa, mu),

@@ -91,9 +91,14 @@ class ModuleSaliency:
             _checks.choice("activation", activation, ("sigmoid",))
         if (mean is None) != (std is None):
             raise ValueError("mean and std must be given together")
-        if std is not None:
-            for i, s in enumerate(std):
-                _checks.positive(f"std[{i}]", s)
+        for name, values in (("mean", mean), ("std", std)):
+            if values is not None and (not isinstance(values, (list, tuple)) or len(values) != 3):
+                raise ValueError(f"{name} must give 3 values (R, G, B), got {values!r}")
+        if mean is not None and std is not None:
+            mean = [_checks.real(f"mean[{i}]", mean[i]) for i in range(3)]
+            std = [_checks.positive(f"std[{i}]", std[i]) for i in range(3)]
+        if input_size is not None:
+            input_size = _checks.size_pair("input_size", input_size)
         if device is None:
             param = next(module.parameters(), None)
             device = param.device if param is not None else torch.device("cpu")

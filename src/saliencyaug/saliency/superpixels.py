@@ -135,8 +135,10 @@ def superpixel_saliency(
     Raises:
         ValueError: a non-positive ``n_segments`` or ``compactness``, or a bad image.
     """
-    _checks.integer("n_segments", n_segments, minimum=1)
-    _checks.positive("compactness", compactness)
+    n_segments = _checks.integer("n_segments", n_segments, minimum=1)
+    compactness = _checks.positive("compactness", compactness)
+    if max_side is not None:
+        max_side = _checks.integer("max_side", max_side, minimum=1)
     rgb = to_rgb_uint8(image)
     h, w = rgb.shape[:2]
     graph = superpixel_graph(work_image(rgb, max_side), n_segments, compactness)

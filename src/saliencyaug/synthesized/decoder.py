@@ -61,8 +61,11 @@ class FeatureDecoder(nn.Module):
         out_channels: int = 3,
     ) -> None:
         super().__init__()
-        _checks.integer("input_dim", input_dim, minimum=1)
-        _checks.integer("out_channels", out_channels, minimum=1)
+        input_dim = _checks.integer("input_dim", input_dim, minimum=1)
+        out_channels = _checks.integer("out_channels", out_channels, minimum=1)
+        output_size = _checks.integer("output_size", output_size, minimum=1)
+        if base_channels is not None:
+            base_channels = _checks.integer("base_channels", base_channels, minimum=1)
         s0, k = _start_size(output_size)
         c = base_channels or min(512, input_dim)
         self.input_dim = input_dim
@@ -85,8 +88,15 @@ class FeatureDecoder(nn.Module):
         self.head = nn.Conv2d(c, out_channels, 3, padding=1)
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
-        if v.ndim != 2 or v.shape[1] != self.input_dim:
+        _checks.float_tensor("v", v, 2, f"(B, {self.input_dim})")
+        if v.shape[1] != self.input_dim:
             raise ValueError(f"v must be (B, {self.input_dim}), got {tuple(v.shape)}")
+        weight = self.head.weight
+        if v.dtype != weight.dtype and not torch.is_autocast_enabled():
+            raise TypeError(
+                f"v has dtype {v.dtype} but the decoder's weights are {weight.dtype}; cast it or "
+                "run under torch.autocast"
+            )
         c, s0 = self.start
         x = self.fc(v).view(-1, c, s0, s0)
         return torch.sigmoid(self.head(self.blocks(x)))

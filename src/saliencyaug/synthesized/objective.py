@@ -121,6 +121,8 @@ class DecoderPairObjective(nn.Module):
         self.decoupled = _checks.boolean("decoupled", decoupled)
         self.detach_generated = _checks.boolean("detach_generated", detach_generated)
         self.score_contrastive = _checks.callable_("score_contrastive", score_contrastive)
+        feature_dim = _checks.integer("feature_dim", feature_dim, minimum=1)
+        bank_size = _checks.integer("bank_size", bank_size, minimum=1)
         if (mean is None) != (std is None):
             raise ValueError("mean and std must be given together")
         self.bank = MemoryQueue(feature_dim, bank_size)
@@ -189,14 +191,32 @@ class DecoderPairObjective(nn.Module):
             augmented_features: ``(B, n)`` encoder features of an augmented view of the same
                 images (the loop's online features of view 1 do), for the Grad-CAM scores.
         """
-        _checks.tensor("images", images, ndim=4, shape="(B, 3, H, W)", floating=True)
-        _checks.finite_values("images", images)
+        _checks.float_tensor("images", images, 4, "(B, 3, H, W)")
+        for name, net in (("encoder", encoder), ("decoder", decoder)):
+            _checks.callable_(name, net)
+        if not isinstance(projector, nn.Module) or not isinstance(decoder, nn.Module):
+            raise TypeError("projector and decoder must be torch.nn.Module instances")
+        if augmented_features is not None:
+            _checks.float_tensor("augmented_features", augmented_features, 2, "(B, n)")
+            _checks.same_batch(("images", "augmented_features"), (images, augmented_features))
+        first = next(decoder.parameters(), None)
+        wanted = first.dtype if first is not None else images.dtype
+        if images.dtype != wanted and not torch.is_autocast_enabled():
+            raise TypeError(
+                f"images has dtype {images.dtype} but the networks' parameters are {wanted}; "
+                "cast the images or run under torch.autocast"
+            )
         if images.shape[0] < 2 and self.nu > 0:
             raise ValueError(
                 "the pair term contrasts the generated images of a batch, so it needs a batch "
                 f"of at least 2, got {images.shape[0]}"
             )
         v = _pooled(encoder(images), "encoder")
+        if augmented_features is not None and augmented_features.shape != v.shape:
+            raise ValueError(
+                f"augmented_features must have the encoder's shape {tuple(v.shape)}, got "
+                f"{tuple(augmented_features.shape)}"
+            )
         x_hat = decoder(v)
         target = F.interpolate(
             self.to_unit(images),
@@ -215,6 +235,13 @@ class DecoderPairObjective(nn.Module):
         b = images.shape[0]
         pair = nt_xent(z_all[:b], z_all[b:], temperature=self.temperature, decoupled=self.decoupled)
         loss = self.alpha * reconstruction + self.nu * pair
+        if not torch.compiler.is_compiling() and not bool(torch.isfinite(loss)):
+            raise ValueError(
+                "the decoder-pair loss is not finite for these images and augmented_features "
+                f"(reconstruction {float(reconstruction.detach())}, pair {float(pair.detach())}); "
+                "check their "
+                "scale and the networks"
+            )
         return DecoderPairParts(loss, reconstruction, pair, x_hat.detach(), x_hat_p.detach())
 
 

@@ -75,14 +75,13 @@ def gradcam_scores(
         ``(B, n)`` non-negative scores.
     """
     sign = _checks.choice("sign", sign, ("loss", "score"))
-    _checks.tensor("v", v, ndim=2, shape="(B, n)", floating=True)
-    _checks.tensor("v_aug", v_aug, ndim=2, shape="(B, n)", floating=True)
-    if v.shape != v_aug.shape:
-        raise ValueError(
-            f"v and v_aug must be (B, n) of the same shape, got {tuple(v.shape)} "
-            f"and {tuple(v_aug.shape)}"
-        )
-    leaf = v.detach().clone().requires_grad_(True)
+    _checks.vector_batches(("v", "v_aug"), v, v_aug)
+    if not isinstance(projector, nn.Module):
+        raise TypeError(f"projector must be a torch.nn.Module, got {type(projector).__name__}")
+    first = next(projector.parameters(), None)
+    dtype = first.dtype if first is not None and first.is_floating_point() else v.dtype
+    leaf = v.detach().to(dtype).clone().requires_grad_(True)
+    v_aug = v_aug.to(dtype)
     params: dict[str, torch.Tensor] = dict(projector.named_parameters())
     buffers = {k: b.clone() for k, b in projector.named_buffers()}
     with torch.enable_grad():
@@ -152,7 +151,8 @@ def variance_scores(memory: torch.Tensor, *, axis: Axis = "column") -> torch.Ten
         ValueError: fewer than 2 stored vectors or a bad axis.
     """
     axis = _checks.choice("axis", axis, ("column", "row", "none"))
-    if memory.ndim != 2 or memory.shape[0] < 2:
+    _checks.float_tensor("memory", memory, 2, "(D, n)")
+    if memory.shape[0] < 2:
         raise ValueError(
             f"the bank needs at least 2 vectors to estimate variance, got {tuple(memory.shape)}"
         )

@@ -73,6 +73,14 @@ class BackgroundPool:
         self._files: list[Path] | None = None
         self._cache: BoxCache | None = None
         self._dataset: Any = None
+        if isinstance(source, (torch.Tensor, np.ndarray, Image.Image)) and (
+            isinstance(source, Image.Image) or source.ndim < 4
+        ):
+            raise TypeError(
+                "backgrounds must be a collection of images (a list, a data set, an image "
+                "folder, a BoxCache or a (N, C, H, W) batch), got a single image; wrap it in a "
+                "list"
+            )
         if isinstance(source, BackgroundPool):
             self._files, self._cache, self._dataset = source._files, source._cache, source._dataset
         elif isinstance(source, (str, Path)):

@@ -71,13 +71,17 @@ def _check_images(images: torch.Tensor) -> None:
     _checks.tensor("images", images, ndim=4, shape="(B, C, H, W)")
     if images.dtype != torch.uint8 and not images.is_floating_point():
         raise TypeError(f"images must be uint8 or floating point, got {images.dtype}")
+    _checks.finite_values("images", images)
 
 
 def check_boxes(boxes: torch.Tensor, b: int, h: int, w: int) -> torch.Tensor:
     """Validate ``(B, 4)`` XYXY boxes inside ``h x w`` images; returns them as int64."""
     if not isinstance(boxes, torch.Tensor) or boxes.shape != (b, 4):
         shape = tuple(boxes.shape) if isinstance(boxes, torch.Tensor) else type(boxes).__name__
-        raise ValueError(f"boxes must be a (B, 4) = ({b}, 4) XYXY tensor, got {shape}")
+        raise ValueError(
+            f"boxes must be a (B, 4) = ({b}, 4) XYXY tensor, one box per image of images, got "
+            f"{shape}"
+        )
     if boxes.is_floating_point() and not bool(torch.isfinite(boxes).all()):
         raise ValueError("boxes contains NaN or inf")
     boxes = boxes.round().long()

@@ -28,6 +28,18 @@ from torchvision.transforms.v2 import functional as TF
 from saliencyaug.boxes.geometry import Box, box_mask
 
 
+def resize(image: torch.Tensor, size: tuple[int, int], *, antialias: bool = True) -> torch.Tensor:
+    """Bilinear resize of a ``(C, H, W)`` image to ``size``, keeping its dtype.
+
+    torch's antialiased uint8 kernel fails on a 1x1 output (an internal assert), so that one
+    case is computed in float and rounded back.
+    """
+    if image.dtype == torch.uint8 and antialias and tuple(size) == (1, 1):
+        out = TF.resize(image.float(), list(size), antialias=True)
+        return out.round().clamp_(0, 255).to(torch.uint8)
+    return TF.resize(image, list(size), antialias=antialias)
+
+
 def paste(
     background: torch.Tensor,
     foreground: torch.Tensor,
@@ -50,7 +62,7 @@ def paste(
     """
     patch = foreground[:, crop.y0 : crop.y1, crop.x0 : crop.x1]
     if (patch.shape[-2], patch.shape[-1]) != (target.height, target.width):
-        patch = TF.resize(patch, [target.height, target.width], antialias=antialias)
+        patch = resize(patch, (target.height, target.width), antialias=antialias)
     out = background.clone()
     out[:, target.y0 : target.y1, target.x0 : target.x1] = patch
     return out
@@ -86,9 +98,7 @@ def resized_crop(
     image: torch.Tensor, crop: Box, size: tuple[int, int], *, antialias: bool = True
 ) -> torch.Tensor:
     """``image[crop]`` resized to ``size`` ``(H, W)`` (bilinear)."""
-    return TF.resized_crop(
-        image, crop.y0, crop.x0, crop.height, crop.width, list(size), antialias=antialias
-    )
+    return resize(image[:, crop.y0 : crop.y1, crop.x0 : crop.x1], size, antialias=antialias)
 
 
 def resized_crop_box_mask(
@@ -224,6 +234,7 @@ __all__ = [
     "batch_saliency_swap",
     "box_masks",
     "paste",
+    "resize",
     "resized_crop",
     "resized_crop_box_mask",
     "resized_crop_with_box_mask",

@@ -49,8 +49,8 @@ def moco_v2_view(
     Returns:
         A ``v2.Compose``; masks pass through it untouched by the photometric steps.
     """
-    _checks.integer("size", size, minimum=1)
-    _checks.probability("blur_p", blur_p)
+    size = _checks.integer("size", size, minimum=1)
+    blur_p = _checks.probability("blur_p", blur_p)
     crop = first if first is not None else RandomResizedCropWithMask(size, scale=(0.2, 1.0))
     return v2.Compose(
         [
@@ -74,7 +74,7 @@ def eval_view(
 ) -> v2.Compose:
     """The evaluation view: resize the shorter side to ``resize`` (default ``size * 256 /
     224``, the papers' 256 for 224), centre crop ``size``, float, normalise."""
-    _checks.integer("size", size, minimum=1)
+    size = _checks.integer("size", size, minimum=1)
     side = (
         round(size * 256 / 224) if resize is None else _checks.integer("resize", resize, minimum=1)
     )

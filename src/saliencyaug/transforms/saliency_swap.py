@@ -192,15 +192,24 @@ class _SalientView(v2.Transform):
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
         image = to_image_tensor(self._find_image(flat_inputs), "image")
+        size = (int(image.shape[-2]), int(image.shape[-1]))
         box = None
+        for x in flat_inputs:
+            if isinstance(x, (tv_tensors.BoundingBoxes, tv_tensors.Mask)):
+                other = tuple(
+                    x.canvas_size if isinstance(x, tv_tensors.BoundingBoxes) else x.shape[-2:]
+                )
+                if other != size:
+                    raise ValueError(
+                        f"the sample's {type(x).__name__} belong to a {other[0]}x{other[1]} "
+                        f"canvas but its image is {size[0]}x{size[1]}"
+                    )
         for x in flat_inputs:
             if isinstance(x, tv_tensors.BoundingBoxes):
                 box = box or largest_box(boxes_to_list(x))
         for x in flat_inputs:
             if isinstance(x, tv_tensors.Mask) and box is None:
                 box = mask_box(x)
-                if box is not None:
-                    box = scale_box(box, tuple(x.shape[-2:]), tuple(image.shape[-2:]))  # type: ignore[arg-type]
         if box is None:
             box = self._default_box(image)
         return {"view": self._draw(image, box)}
@@ -331,9 +340,14 @@ class SaliencySwap(_SalientView):
     ) -> None:
         super().__init__(size, antialias)
         self.mode: SwapMode = _checks.choice("mode", mode, ("replace", "paste"))
-        self.pool = (
-            backgrounds if isinstance(backgrounds, BackgroundPool) else BackgroundPool(backgrounds)
-        )
+        try:
+            self.pool = (
+                backgrounds
+                if isinstance(backgrounds, BackgroundPool)
+                else BackgroundPool(backgrounds)
+            )
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"backgrounds: {err}") from err
         self.scale = _checks.range_pair("scale", scale, 0.0, 1.0)
         self.paste_scale = _checks.range_pair("paste_scale", paste_scale, 0.0, 1.0)
         self.fallback_scale = _checks.range_pair("fallback_scale", fallback_scale, 0.0, 1.0)
@@ -360,7 +374,7 @@ class SaliencySwap(_SalientView):
         bg_image, bg_boxes = self.pool[index]
         background = _match_dtype(to_image_tensor(bg_image, "background"), image.dtype)
         bg_size = (int(background.shape[-2]), int(background.shape[-1]))
-        background = TF.resize(background, list(self.size), antialias=self.antialias)
+        background = F.resize(background, self.size, antialias=self.antialias)
         bg_box = None
         if self.mode == "replace":
             known = largest_box(bg_boxes) if bg_boxes else None
