@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -126,3 +129,52 @@ def test_normalised_inputs_round_trip() -> None:
     torch.manual_seed(0)
     parts = run(loss, encoder, projector, decoder, xn, encoder(xn).detach())
     torch.testing.assert_close(parts.reconstruction, F.mse_loss(decoder(encoder(xn)), x01))
+
+
+def test_generated_images_leave_batchnorm_running_statistics_to_real_images() -> None:
+    torch.manual_seed(0)
+    encoder = nn.Sequential(
+        nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1)
+    )
+    encoder.append(nn.Flatten())
+    projector = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 4))
+    decoder = FeatureDecoder(8, 16, base_channels=16)
+    images = torch.rand(6, 3, 16, 16)
+    v_aug = encoder(images.flip(-1)).detach()
+    reference_encoder = copy.deepcopy(encoder)
+    start = {k: v.clone() for k, v in encoder.state_dict().items()}
+    projector_start = {k: v.clone() for k, v in projector.state_dict().items()}
+    run(DecoderPairObjective(8, bank_size=8), encoder, projector, decoder, images, v_aug)
+    # The only real-image pass inside the objective is the encoder on the clean batch, which
+    # a BatchNorm step from the starting statistics reproduces; the projector sees no real batch.
+    reference_encoder.load_state_dict(start)
+    reference_encoder(images)
+    for key, value in reference_encoder.state_dict().items():
+        torch.testing.assert_close(encoder.state_dict()[key], value, rtol=0, atol=0)
+    for key, value in projector_start.items():
+        torch.testing.assert_close(projector.state_dict()[key], value, rtol=0, atol=0)
+    # Opting in lets the generated batch move them.
+    encoder.load_state_dict(start)
+    opted = DecoderPairObjective(8, bank_size=8, generated_statistics=True)
+    run(opted, encoder, projector, decoder, images, v_aug)
+    assert not torch.equal(encoder[1].running_mean, reference_encoder[1].running_mean)
+
+
+def test_plain_function_encoders_are_refused_unless_statistics_may_move() -> None:
+    encoder, projector, decoder = parts_models()
+    images = torch.rand(4, 3, 16, 16)
+
+    def features(x: torch.Tensor) -> torch.Tensor:
+        return encoder(x)
+
+    with pytest.raises(TypeError, match="generated_statistics=True"):
+        run(DecoderPairObjective(8, bank_size=8), features, projector, decoder, images, None)  # type: ignore[arg-type]
+    parts = run(
+        DecoderPairObjective(8, bank_size=8, generated_statistics=True),
+        features,  # type: ignore[arg-type]
+        projector,
+        decoder,
+        images,
+        encoder(images.flip(-1)).detach(),
+    )
+    assert torch.isfinite(parts.loss)

@@ -40,10 +40,10 @@ def test_scores_equal_finite_differences() -> None:
             e = torch.zeros_like(v)
             e[n, i] = h
             grad[n, i] = (loss_of(v + e) - loss_of(v - e)) / (2 * h)
-    eta = gradcam_scores(v, v_aug, proj)
+    eta = gradcam_scores(v, v_aug, proj, sign="loss")
     torch.testing.assert_close(eta, torch.relu(grad * v), atol=1e-7, rtol=1e-5)
     torch.testing.assert_close(
-        gradcam_scores(v, v_aug, proj, sign="score"), torch.relu(-grad * v), atol=1e-7, rtol=1e-5
+        gradcam_scores(v, v_aug, proj), torch.relu(-grad * v), atol=1e-7, rtol=1e-5
     )
     assert not eta.requires_grad
 

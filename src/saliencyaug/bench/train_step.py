@@ -114,7 +114,7 @@ def _moco_step_fn(pairs: bool, batch: int, size: int, decoder_size: int) -> Any:
             loss = (
                 loss
                 + pair_loss(
-                    encoder=lambda x: backbone(x).pooled,
+                    encoder=backbone,
                     projector=head,
                     decoder=decoder,
                     images=clean,

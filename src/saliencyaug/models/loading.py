@@ -1,27 +1,92 @@
-"""Loading a trained encoder from a checkpoint (``torch.load(..., weights_only=True)``)."""
+"""Saving and loading a trained encoder (``torch.load(..., weights_only=True)``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from saliencyaug.models.backbone import ResNetBackbone
+from saliencyaug.io import atomic_write_bytes
+from saliencyaug.models.backbone import ResNetBackbone, make_backbone
+
+ENCODER_FORMAT = "saliencyaug.encoder/1"
+
+
+def save_encoder(
+    path: str | Path,
+    backbone: torch.nn.Module,
+    arch: str,
+    options: Mapping[str, Any] | None = None,
+) -> None:
+    """Write ``backbone``'s weights with what rebuilds it (``arch`` and ``options`` as given to
+    :func:`~saliencyaug.models.make_backbone`), atomically: a reader, or a run killed mid-write,
+    sees the old file or the new one, never half of one.
+
+    Args:
+        path: the file to write.
+        backbone: the trained backbone.
+        arch: its :func:`~saliencyaug.models.make_backbone` name.
+        options: its :func:`~saliencyaug.models.make_backbone` options (plain values).
+
+    Example:
+        >>> import tempfile, os
+        >>> net = make_backbone("small_resnet", widths=(8, 16, 32, 64))
+        >>> path = os.path.join(tempfile.mkdtemp(), "encoder.pt")
+        >>> save_encoder(path, net, "small_resnet", {"widths": [8, 16, 32, 64]})
+        >>> load_encoder(path).output_dim
+        64
+    """
+    import io
+
+    if not isinstance(arch, str):
+        raise TypeError(f"arch must be a make_backbone name, got {type(arch).__name__}")
+    module = getattr(backbone, "module", backbone)  # unwrap DistributedDataParallel
+    payload = {
+        "format": ENCODER_FORMAT,
+        "arch": arch,
+        "options": dict(options or {}),
+        "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write_bytes(Path(path), buffer.getvalue())
 
 
 def load_encoder(path: str | Path, arch: str = "resnet18") -> torch.nn.Module:
-    """A :class:`~saliencyaug.models.ResNetBackbone` from a checkpoint (``weights_only=True``).
+    """A backbone (:class:`~saliencyaug.models.ResNetBackbone` or any
+    :func:`~saliencyaug.models.make_backbone` kind) from a checkpoint (``weights_only=True``).
 
-    Accepts a ResNetBackbone ``state_dict``, a torchvision ResNet ``state_dict`` (``fc`` is
-    ignored), or a dict holding one of those under ``"backbone"``, ``"encoder"`` or
-    ``"state_dict"``.
+    Accepts a file written by :func:`save_encoder` (it names its own architecture; ``arch`` is
+    then ignored), a trainer's ``checkpoint.pt``, a ResNetBackbone ``state_dict``, a
+    torchvision ResNet ``state_dict`` (``fc`` is ignored), or a dict holding one of those under
+    ``"backbone"``, ``"encoder"`` or ``"state_dict"``.
+
+    Args:
+        path: the checkpoint.
+        arch: the torchvision ResNet name for files that do not name their architecture.
 
     Raises:
-        ValueError: the checkpoint matches neither layout.
+        ValueError: the checkpoint is damaged or matches no layout.
     """
     import torchvision
 
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:
+        raise ValueError(
+            f"{path}: not a readable checkpoint ({type(err).__name__}: {err})"
+        ) from err
+    inner = state.get("encoder") if isinstance(state, dict) else None
+    if isinstance(inner, dict) and inner.get("format") == ENCODER_FORMAT:
+        state = inner  # a trainer checkpoint holds the encoder file's payload
+    if isinstance(state, dict) and state.get("format") == ENCODER_FORMAT:
+        backbone = make_backbone(state["arch"], stages=(4,), **dict(state["options"]))
+        backbone.load_state_dict(state["state_dict"])
+        return backbone
     for key in ("backbone", "encoder", "state_dict", "model"):
         if isinstance(state, dict) and key in state and isinstance(state[key], dict):
             state = state[key]
@@ -46,4 +111,4 @@ def load_encoder(path: str | Path, arch: str = "resnet18") -> torch.nn.Module:
     raise ValueError(f"{path}: neither a ResNetBackbone nor a torchvision ResNet state_dict")
 
 
-__all__ = ["load_encoder"]
+__all__ = ["ENCODER_FORMAT", "load_encoder", "save_encoder"]

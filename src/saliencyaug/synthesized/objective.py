@@ -26,6 +26,7 @@ from torch import nn
 from saliencyaug import _checks
 from saliencyaug.losses.contrastive import nt_xent
 from saliencyaug.memory import MemoryQueue
+from saliencyaug.models.batchnorm import frozen_batchnorm_statistics
 from saliencyaug.synthesized.perturb import (
     Axis,
     ContrastiveFn,
@@ -69,10 +70,16 @@ class DecoderPairObjective(nn.Module):
         eps_var: variance noise scale (paper: 0.05; 0 disables).
         kappa: variance threshold (paper: 0.02).
         variance_axis: normalisation axis of the bank's variance (``"column"``, the paper).
-        sign: Grad-CAM gradient sign (see :func:`~saliencyaug.synthesized.gradcam_scores`).
+        sign: Grad-CAM gradient sign (see :func:`~saliencyaug.synthesized.gradcam_scores`);
+            default ``"score"``, the paper's prose (protect the dimensions that lower the loss).
         temperature: temperature of ``L_Cp`` (0.2).
         decoupled: leave the positive out of ``L_Cp``'s denominator, as Eq. 7 is printed
             (default False: the standard NT-Xent, see ``docs/method.md``).
+        generated_statistics: let the BatchNorm running statistics of the encoder and
+            projector update on the generated images too. Default False: their pass over
+            generated images uses batch statistics but leaves the running ones (used at
+            evaluation) to real images; the encoder must then be a module, or a bound method
+            of one, so that its BatchNorm layers can be found.
         detach_generated: feed the generated images to the encoder detached (default).
         mean, std: the normalisation of the encoder's inputs; the decoder works in [0, 1]
             image space, so its output is normalised with these before the encoder sees it and
@@ -106,9 +113,10 @@ class DecoderPairObjective(nn.Module):
         eps_var: float = 0.05,
         kappa: float = 0.02,
         variance_axis: Axis = "column",
-        sign: ScoreSign = "loss",
+        sign: ScoreSign = "score",
         temperature: float = 0.2,
         decoupled: bool = False,
+        generated_statistics: bool = False,
         detach_generated: bool = True,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
@@ -119,6 +127,7 @@ class DecoderPairObjective(nn.Module):
         self.nu = _checks.positive("nu", nu, allow_zero=True)
         self.temperature = _checks.positive("temperature", temperature)
         self.decoupled = _checks.boolean("decoupled", decoupled)
+        self.generated_statistics = _checks.boolean("generated_statistics", generated_statistics)
         self.detach_generated = _checks.boolean("detach_generated", detach_generated)
         self.score_contrastive = _checks.callable_("score_contrastive", score_contrastive)
         feature_dim = _checks.integer("feature_dim", feature_dim, minimum=1)
@@ -182,7 +191,9 @@ class DecoderPairObjective(nn.Module):
         """Compute ``alpha L_R + nu L_Cp`` and its parts.
 
         Args:
-            encoder: images -> ``(B, n)`` features (or an object with ``.pooled``).
+            encoder: images -> ``(B, n)`` features (or an object with ``.pooled``): a module
+                such as a :class:`~saliencyaug.models.ResNetBackbone` (or a bound method of
+                one); any callable when ``generated_statistics=True``.
             projector: the projection head ``g``.
             decoder: the decoder ``h_d`` (a :class:`~saliencyaug.synthesized.FeatureDecoder`,
                 images in [0, 1]).
@@ -196,6 +207,17 @@ class DecoderPairObjective(nn.Module):
             _checks.callable_(name, net)
         if not isinstance(projector, nn.Module) or not isinstance(decoder, nn.Module):
             raise TypeError("projector and decoder must be torch.nn.Module instances")
+        owner = getattr(encoder, "__self__", None)  # a bound method's module
+        encoder_module = encoder if isinstance(encoder, nn.Module) else None
+        if encoder_module is None and isinstance(owner, nn.Module):
+            encoder_module = owner
+        if encoder_module is None and not self.generated_statistics:
+            raise TypeError(
+                "encoder must be a torch.nn.Module (or a bound method of one) so that its "
+                "BatchNorm statistics can be kept to real images; got "
+                f"{type(encoder).__name__}. Pass the module itself (an output with .pooled is "
+                "read), or build the objective with generated_statistics=True"
+            )
         if augmented_features is not None:
             _checks.float_tensor("augmented_features", augmented_features, 2, "(B, n)")
             _checks.same_batch(("images", "augmented_features"), (images, augmented_features))
@@ -231,7 +253,10 @@ class DecoderPairObjective(nn.Module):
         gen, gen_p = (
             (x_hat.detach(), x_hat_p.detach()) if self.detach_generated else (x_hat, x_hat_p)
         )
-        z_all = projector(_pooled(encoder(self.to_input(torch.cat([gen, gen_p]))), "encoder"))
+        held = () if self.generated_statistics else (encoder_module, projector)
+        with frozen_batchnorm_statistics(*[m for m in held if m is not None]):
+            generated = self.to_input(torch.cat([gen, gen_p]))
+            z_all = projector(_pooled(encoder(generated), "encoder"))
         b = images.shape[0]
         pair = nt_xent(z_all[:b], z_all[b:], temperature=self.temperature, decoupled=self.decoupled)
         loss = self.alpha * reconstruction + self.nu * pair

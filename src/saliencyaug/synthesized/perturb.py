@@ -53,7 +53,7 @@ def gradcam_scores(
     projector: nn.Module,
     *,
     contrastive: ContrastiveFn = default_contrastive,
-    sign: ScoreSign = "loss",
+    sign: ScoreSign = "score",
 ) -> torch.Tensor:
     """Grad-CAM scores ``eta`` of the dimensions of ``v`` (Eq. 3), detached.
 
@@ -106,7 +106,7 @@ class GradCAMPerturber(nn.Module):
         True
     """
 
-    def __init__(self, eps_g: float = 0.1, *, sign: ScoreSign = "loss") -> None:
+    def __init__(self, eps_g: float = 0.1, *, sign: ScoreSign = "score") -> None:
         super().__init__()
         self.eps_g = _checks.positive("eps_g", eps_g, allow_zero=True)
         self.sign: ScoreSign = _checks.choice("sign", sign, ("loss", "score"))
