@@ -1,27 +1,28 @@
-"""BYOL, BYOL + SaliencySwap, and BYOL + SaliencySwap + CVSA alignment (dual-stage).
+"""BYOL, BYOL + SaliencySwap, and BYOL + SaliencySwap + CVSA alignment (the CVSA paper).
 
-    python examples/train_byol.py --config examples/configs/cvsa_cub.toml --out runs/cvsa_cub
-    torchrun --nproc_per_node 8 examples/train_byol.py --config ... --out ...
-    python examples/train_byol.py --config ... --out ... --resume
+    python examples/train_byol.py --recipe smoke-cvsa --out runs/smoke-cvsa
+    torchrun --nproc_per_node 8 examples/train_byol.py --recipe cvsa-table1-cub \\
+        --out runs/cvsa-table1-cub --set data.root=/data/CUB_200_2011
+    python examples/train_byol.py --recipe cvsa-table1-cub --out runs/cvsa-table1-cub --resume
 
-The recipe chooses the variant: ``views.first = "rrc"`` is plain BYOL, ``"saliencyswap"``
-adds SaliencySwap views, ``cvsa.enabled = true`` adds the conv heads and the cross-view
-saliency alignment (CVSA paper, Eq. 3-7); ``model.init`` loads first-stage weights and
-``model.freeze_stages = 2`` freezes stages 1-2 (the paper's second stage).
+The recipe picks the variant: ``views.first = "rrc"`` is BYOL, ``"saliencyswap"`` adds
+SaliencySwap views, ``cvsa.enabled`` adds the conv heads and the cross-view saliency alignment
+(CVSA Eqs. 3-7); ``model.init`` and ``model.freeze_stages = 2`` make the dual-stage second
+stage. ``saliencyaug recipes`` lists the recipes. This file uses saliencyaug's public API only:
+copy it into your project and change what you like.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common
+from saliencyaug.distributed import wrap_ddp
 from saliencyaug.losses import byol_loss, saliency_alignment_loss
 from saliencyaug.models import (
     ConvPredictor,
@@ -31,109 +32,128 @@ from saliencyaug.models import (
     ema_copy,
     ema_update,
 )
+from saliencyaug.training import (
+    Recipe,
+    Schedule,
+    build_backbone,
+    epoch_loaders,
+    finish_run,
+    initialise,
+    recipe_optimizer,
+    run_trainer,
+    seed_process,
+    set_learning_rate,
+    start_run,
+    training_dataset,
+)
 
 
-class BYOLNet(nn.Module):
-    """Backbone, MLP projector and predictor, and (CVSA) conv projector and predictor.
+class BYOLNetwork(nn.Module):
+    """Backbone, MLP projector and predictor; with CVSA also the conv projector and predictor
+    on the stage-``cvsa.stage`` map. ``forward(x)`` is the online branch (predictions);
+    ``forward(x, predict=False)`` the target branch (projections: a target never runs a
+    predictor). Each returns ``(vector, map or None)``."""
 
-    ``forward`` is the online branch; :meth:`target_forward` uses only the backbone and the
-    projectors (never a predictor), as the EMA target must.
-    """
-
-    def __init__(self, cfg: dict[str, Any]) -> None:
+    def __init__(self, recipe: Recipe) -> None:
         super().__init__()
-        m, c = cfg["model"], cfg["cvsa"]
-        self.stage = c["stage"]
-        self.cvsa = c["enabled"]
-        self.backbone = common.make_backbone(cfg, stages=(self.stage,))
-        if m["freeze_stages"]:
-            self.backbone.freeze_stages(m["freeze_stages"])
-        h, out = m["hidden_dim"], m["output_dim"]
-        self.projector = MLPHead(self.backbone.output_dim, h, out)
-        self.predictor = MLPHead(out, h, out)
-        if self.cvsa:
-            self.conv_projector = ConvProjector(self.backbone.channels[self.stage - 1], h, out)
-            self.conv_predictor = ConvPredictor(out, h, out)
+        model, cvsa = recipe["model"], recipe["cvsa"]
+        self.stage = cvsa["stage"]
+        self.backbone = build_backbone(recipe, stages=(self.stage,))
+        hidden, out = model["hidden_dim"], model["output_dim"]
+        self.projector = MLPHead(self.backbone.output_dim, hidden, out)
+        self.predictor = MLPHead(out, hidden, out)
+        self.conv_projector = self.conv_predictor = None
+        if cvsa["enabled"]:
+            channels = self.backbone.channels[self.stage - 1]
+            self.conv_projector = ConvProjector(channels, hidden, out)
+            self.conv_predictor = ConvPredictor(out, hidden, out)
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        f = self.backbone(x)
-        out = {"p": self.predictor(self.projector(f.pooled))}
-        if self.cvsa:
-            out["pc"] = self.conv_predictor(self.conv_projector(f.maps[self.stage]))
-        return out
-
-    def target_forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        f = self.backbone(x)
-        out = {"h": self.projector(f.pooled)}
-        if self.cvsa:
-            out["hc"] = self.conv_projector(f.maps[self.stage])
-        return out
+    def forward(
+        self, x: torch.Tensor, predict: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        features = self.backbone(x)
+        z = self.projector(features.pooled)
+        z_map = None
+        if self.conv_projector is not None:
+            z_map = self.conv_projector(features.maps[self.stage])
+        if not predict:
+            return z, z_map
+        p_map = self.conv_predictor(z_map) if self.conv_predictor is not None else None
+        return self.predictor(z), p_map
 
 
-def build(cfg: dict[str, Any], d: common.Dist) -> tuple[nn.Module, nn.Module]:
-    """Online network (DDP-wrapped when distributed) and its EMA target."""
-    online = BYOLNet(cfg).to(d.device)
-    target = common.sync_target(ema_copy(online), d, cfg["model"]["sync_bn"])
-    return common.wrap_ddp(online, d, cfg["model"]["sync_bn"]), target
+def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
+    run = start_run(recipe, args.out, resume=args.resume, overwrite=args.overwrite)
+    proc, device, cfg = run.processes, run.processes.device, recipe["train"]
 
+    # Networks: built under the same seed everywhere, first-stage weights loaded, then DDP
+    # (which broadcasts rank 0's weights); the momentum target is copied after that, so it
+    # equals the online network on every rank.
+    network = BYOLNetwork(recipe)
+    loaded = initialise(network, recipe)
+    if recipe["model"]["freeze_stages"]:
+        network.backbone.freeze_stages(recipe["model"]["freeze_stages"])
+    online = wrap_ddp(network.to(device), proc, sync_bn=recipe["model"]["sync_bn"])
+    target = ema_copy(online)
+    seed_process(cfg["seed"], proc.rank)
 
-def loss_fn(
-    online: nn.Module, target: nn.Module, batch: tuple[torch.Tensor, ...], cfg: dict[str, Any]
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """BYOL loss (+ alignment) of one batch of two views. Both views go through the online
-    network in one batch, so BatchNorm statistics cover both views."""
-    x1, m1, x2, m2 = batch
-    b = x1.shape[0]
-    o = online(torch.cat([x1, x2]))
-    with torch.no_grad():
-        t = common.unwrap(target).target_forward(torch.cat([x1, x2]))
-    p1, p2, h1, h2 = o["p"][:b], o["p"][b:], t["h"][:b], t["h"][b:]
-    loss = byol_loss((p1.float(), p2.float()), (h1.float(), h2.float()))
-    parts = {"byol": float(loss.detach())}
-    c = cfg["cvsa"]
-    if c["enabled"]:
-        pc, hc = o["pc"].float(), t["hc"].float()
-        align = saliency_alignment_loss(
-            (pc[:b], pc[b:]),
-            (hc[:b], hc[b:]),
-            (m1, m2),
-            normalize=c["normalize"],
-            temperature=c["temperature"],
-        )
-        loss = loss + c["weight"] * align
-        parts["align"] = float(align.detach())
-    parts["loss"] = float(loss.detach())
-    return loss, parts
+    dataset = training_dataset(recipe, run.path)
+    schedule = Schedule.from_recipe(recipe, len(dataset))
+    optimizer = recipe_optimizer(recipe, {"online": network})
+    amp = cfg["amp"] and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    state = {"online": network, "target": target}
+    step = run.resume_state(state, optimizer, scaler)
+    if step is None and loaded and proc.main:
+        print(f"initialised {', '.join(loaded)} from {recipe['model']['init']}", file=sys.stderr)
+    step = step or 0
 
+    bar = tqdm(total=schedule.total, initial=step, disable=not (cfg["progress"] and proc.main))
+    for epoch, loader in epoch_loaders(dataset, recipe, proc, step, schedule.per_epoch):
+        if step >= schedule.total:
+            break
+        for views, _ in loader:
+            b = views["view1"].shape[0]
+            # both views as one batch: BatchNorm sees both, and DDP one forward per backward
+            x = torch.cat([views["view1"], views["view2"]]).to(device, non_blocking=True)
+            set_learning_rate(optimizer, schedule.lr(step), schedule.peak_lr)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+                p, p_map = online(x)
+                with torch.no_grad():
+                    z, z_map = target(x, predict=False)
+            loss = byol_loss((p[:b].float(), p[b:].float()), (z[:b].float(), z[b:].float()))
+            parts = {"byol": loss.item()}
+            if p_map is not None and z_map is not None:
+                masks = (views["mask1"].to(device), views["mask2"].to(device))
+                align = saliency_alignment_loss(
+                    (p_map[:b].float(), p_map[b:].float()),
+                    (z_map[:b].float(), z_map[b:].float()),
+                    masks,
+                    normalize=recipe["cvsa"]["normalize"],
+                    temperature=recipe["cvsa"]["temperature"],
+                )
+                loss = loss + recipe["cvsa"]["weight"] * align
+                parts["align"] = align.item()
 
-def train(cfg: dict[str, Any], out: Path, resume: bool) -> dict[str, Any]:
-    """Run a recipe; returns the final log entry and the evaluation report."""
-    d = common.setup_distributed()
-    common.seed_everything(cfg["train"]["seed"], d.rank, cfg["train"]["deterministic"])
-    out.mkdir(parents=True, exist_ok=True)
-    ds = common.two_view_dataset(cfg, out)
-    online, target = build(cfg, d)
-    net = common.unwrap(online)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            momentum = cosine_momentum(step, schedule.total, recipe["byol"]["base_momentum"])
+            ema_update(target, online, momentum)
+            step += 1
+            bar.update()
 
-    def load(state: dict[str, Any]) -> None:
-        net.load_state_dict(state["online"])
-        target.load_state_dict(state["target"])
-
-    method = common.Method(
-        loss=lambda batch: loss_fn(online, target, batch, cfg),
-        after_step=lambda step, total: ema_update(
-            target, net, cosine_momentum(step, total, cfg["byol"]["base_momentum"])
-        ),
-        state=lambda: {"online": net.state_dict(), "target": target.state_dict()},
-        load=load,
-        encoder=lambda: net.backbone,
-    )
-    params = [p for p in online.parameters() if p.requires_grad]  # frozen stages excluded
-    last = common.fit(
-        cfg, d, out, ds, params, method, common.checkpoint_to_resume(out, d, resume), "byol"
-    )
-    return {"last": last, "report": common.final_evaluation(cfg, net.backbone, out, out, d)}
+            if step % cfg["log_every"] == 0 or schedule.ends_epoch(step):
+                lr = optimizer.param_groups[0]["lr"]
+                run.log({"step": step, "epoch": epoch, "lr": lr, "loss": loss.item(), **parts})
+            if step % cfg["checkpoint_every"] == 0 or step == schedule.total:
+                run.save_state(step, state, optimizer, scaler)
+            if step >= schedule.total:
+                break
+    bar.close()
+    return {"step": step, "report": finish_run(run, network.backbone)}
 
 
 if __name__ == "__main__":
-    common.cli_main(train, __doc__.splitlines()[0])
+    sys.exit(run_trainer(train, "BYOL / BYOL + SaliencySwap / BYOL + CVSA"))

@@ -1,116 +1,158 @@
-"""MoCo v2, and MoCo v2 + the decoder-pair objective of learning from synthesized pairs.
+"""MoCo v2, and MoCo v2 + learning from synthesized pairs (the second paper).
 
-    python examples/train_moco.py --config examples/configs/moco_pairs_cub.toml --out runs/pairs_cub
-    torchrun --nproc_per_node 4 examples/train_moco.py --config ... --out ...
+    python examples/train_moco.py --recipe smoke-moco-pairs --out runs/smoke-moco-pairs
+    torchrun --nproc_per_node 4 examples/train_moco.py --recipe moco-pairs-table1-cub \\
+        --out runs/moco-pairs-cub --set data.root=/data/CUB_200_2011 model.init=r50_in1k.pt
 
-``pairs.enabled = true`` adds the objective ``L = L_C + alpha L_R + nu L_Cp`` (second paper,
-Eq. 8): the decoder is first pre-trained with the encoder frozen (``pairs.pretrain_epochs``),
-then trained jointly. Keys of the queue and features of the bank are gathered from every rank.
+MoCo v2 (Chen et al., 2020): a query encoder and its momentum key encoder, an MLP head, InfoNCE
+against a queue of keys, shuffled BatchNorm for the keys across processes. ``pairs.enabled``
+adds the decoder-pair objective: ``L = L_moco + alpha L_R + nu L_Cp`` (second paper, Eq. 8),
+after pre-training the decoder with the encoder frozen. This file uses saliencyaug's public
+API only: copy it into your project and change what you like.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common
+from saliencyaug.distributed import shuffle_batch, unshuffle_batch, unwrap, wrap_ddp
 from saliencyaug.losses import MoCoLoss
 from saliencyaug.models import ema_copy, ema_update
+from saliencyaug.training import (
+    Recipe,
+    Schedule,
+    build_backbone,
+    check_queue_length,
+    decoder_pairs,
+    epoch_loaders,
+    finish_run,
+    initialise,
+    pretrain_pair_decoder,
+    recipe_optimizer,
+    run_trainer,
+    seed_process,
+    set_learning_rate,
+    start_run,
+    training_dataset,
+)
 
 
-class MoCoNet(nn.Module):
-    """Encoder and MoCo v2's MLP head (Linear -> ReLU -> Linear)."""
+class Encoded(NamedTuple):
+    pooled: torch.Tensor  # (B, n) backbone features: what the decoder-pair objective reads
+    projection: torch.Tensor  # (B, dim) head output: MoCo's query or key
 
-    def __init__(self, cfg: dict[str, Any]) -> None:
+
+class MoCoNetwork(nn.Module):
+    """Backbone and MoCo v2's MLP head (Linear -> ReLU -> Linear)."""
+
+    def __init__(self, recipe: Recipe) -> None:
         super().__init__()
-        mc = cfg["moco"]
-        self.backbone = common.make_backbone(cfg)
-        n = self.backbone.output_dim
+        moco = recipe["moco"]
+        self.backbone = build_backbone(recipe)
         self.head = nn.Sequential(
-            nn.Linear(n, mc["hidden_dim"]),
+            nn.Linear(self.backbone.output_dim, moco["hidden_dim"]),
             nn.ReLU(inplace=True),
-            nn.Linear(mc["hidden_dim"], mc["dim"]),
+            nn.Linear(moco["hidden_dim"], moco["dim"]),
         )
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.backbone(x).pooled
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        v = self.features(x)
-        return v, self.head(v)
+    def forward(self, x: torch.Tensor) -> Encoded:
+        v = self.backbone(x).pooled
+        return Encoded(v, self.head(v))
 
 
-def build(cfg: dict[str, Any], d: common.Dist) -> tuple[nn.Module, nn.Module, MoCoLoss]:
-    online = MoCoNet(cfg).to(d.device)
-    target = common.sync_target(ema_copy(online), d, cfg["model"]["sync_bn"])
-    mc = cfg["moco"]
-    moco = MoCoLoss(mc["dim"], mc["queue"], temperature=mc["temperature"]).to(d.device)
-    return common.wrap_ddp(online, d, cfg["model"]["sync_bn"]), target, moco
+def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
+    run = start_run(recipe, args.out, resume=args.resume, overwrite=args.overwrite)
+    proc, device, cfg, moco = run.processes, run.processes.device, recipe["train"], recipe["moco"]
 
+    # Query encoder (DDP broadcasts rank 0's weights), then the key encoder copied from it.
+    network = MoCoNetwork(recipe)
+    loaded = initialise(network, recipe)
+    if recipe["model"]["freeze_stages"]:
+        network.backbone.freeze_stages(recipe["model"]["freeze_stages"])
+    online = wrap_ddp(network.to(device), proc, sync_bn=recipe["model"]["sync_bn"])
+    key_encoder = ema_copy(online)
+    contrastive = MoCoLoss(moco["dim"], moco["queue"], temperature=moco["temperature"])
+    state: dict[str, nn.Module] = {
+        "online": network,
+        "key_encoder": key_encoder,
+        "moco": contrastive.to(device),
+    }
+    trained: dict[str, nn.Module] = {"online": network}
+    if recipe["pairs"]["enabled"]:
+        decoder, pairs = decoder_pairs(recipe, network.backbone.output_dim, proc)
+        state.update(decoder=unwrap(decoder), pairs=pairs)
+        trained["decoder"] = unwrap(decoder)
+    seed_process(cfg["seed"], proc.rank)
 
-def moco_loss(
-    online: nn.Module,
-    target: nn.Module,
-    moco: MoCoLoss,
-    x1: torch.Tensor,
-    x2: torch.Tensor,
-    update: bool = True,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """InfoNCE of queries (view 1, online) against keys (view 2, momentum encoder) and the
-    queue; returns the loss and the online features of view 1."""
-    v1, q = online(x1)
-    with torch.no_grad():
-        _, k = common.unwrap(target)(x2)
-    return moco(q.float(), k.float(), update=update), v1
+    dataset = training_dataset(recipe, run.path)
+    check_queue_length(moco["queue"], len(dataset), recipe["optim"]["batch_size"])
+    schedule = Schedule.from_recipe(recipe, len(dataset))
+    optimizer = recipe_optimizer(recipe, trained)
+    amp = cfg["amp"] and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    step = run.resume_state(state, optimizer, scaler)
+    if step is None and loaded and proc.main:
+        print(f"initialised {', '.join(loaded)} from {recipe['model']['init']}", file=sys.stderr)
+    if step is None and recipe["pairs"]["enabled"]:
+        # the decoder learns to reconstruct first, the encoder frozen (second paper, 4.1)
+        history = pretrain_pair_decoder(
+            recipe, str(run.path), lambda x: online(x).pooled, online, decoder, proc
+        )
+        run.log({"step": 0, "decoder_pretraining": history})
+        run.save_state(0, state, optimizer, scaler)  # a resumed run does not pre-train again
+    step = step or 0
 
+    bar = tqdm(total=schedule.total, initial=step, disable=not (cfg["progress"] and proc.main))
+    for epoch, loader in epoch_loaders(dataset, recipe, proc, step, schedule.per_epoch):
+        if step >= schedule.total:
+            break
+        for views, _ in loader:
+            x1 = views["view1"].to(device, non_blocking=True)
+            x2 = views["view2"].to(device, non_blocking=True)
+            set_learning_rate(optimizer, schedule.lr(step), schedule.peak_lr)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+                query = online(x1)
+                with torch.no_grad():  # keys: shuffled across processes for BatchNorm
+                    shuffled, restore = shuffle_batch(x2) if moco["shuffle_bn"] else (x2, None)
+                    keys = key_encoder(shuffled).projection
+                    keys = unshuffle_batch(keys, restore) if restore is not None else keys
+            loss = contrastive(query.projection.float(), keys.float())
+            parts = {"moco": loss.item()}
+            if recipe["pairs"]["enabled"]:
+                extra = pairs(
+                    encoder=online,
+                    projector=network.head,
+                    decoder=decoder,
+                    images=views["clean"].to(device, non_blocking=True),
+                    augmented_features=query.pooled.detach().float(),
+                )
+                loss = loss + extra.loss
+                parts.update(reconstruction=extra.reconstruction.item(), pair=extra.pair.item())
 
-def train(cfg: dict[str, Any], out: Path, resume: bool) -> dict[str, Any]:
-    """Run a recipe; returns the final log entry and the evaluation report."""
-    d = common.setup_distributed()
-    common.seed_everything(cfg["train"]["seed"], d.rank, cfg["train"]["deterministic"])
-    out.mkdir(parents=True, exist_ok=True)
-    ds = common.two_view_dataset(cfg, out)
-    online, target, moco = build(cfg, d)
-    net = common.unwrap(online)
-    pairs = common.decoder_pairs(cfg, d, net.backbone.output_dim)
-    extra = pairs.modules if pairs else {}
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            ema_update(key_encoder, online, moco["momentum"])
+            step += 1
+            bar.update()
 
-    def loss(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
-        x1, _, x2, _, *clean = batch
-        total, v1 = moco_loss(online, target, moco, x1, x2)
-        parts = {"moco": float(total.detach())}
-        if pairs is not None:
-            total = pairs.add(net.features, net.head, clean[0], v1, total, parts)
-        return total, parts
-
-    def state() -> dict[str, Any]:
-        modules = {"online": net, "target": target, "moco": moco, **extra}
-        return {k: m.state_dict() for k, m in modules.items()}
-
-    def load(saved: dict[str, Any]) -> None:
-        for k, m in {"online": net, "target": target, "moco": moco, **extra}.items():
-            m.load_state_dict(saved[k])
-
-    resume_state = common.checkpoint_to_resume(out, d, resume)
-    if pairs is not None and resume_state is None:
-        pairs.pretrain(net.features, net, out)  # the encoder frozen, as the paper does first
-    method = common.Method(
-        loss=loss,
-        after_step=lambda step, total: ema_update(target, net, cfg["moco"]["momentum"]),
-        state=state,
-        load=load,
-        encoder=lambda: net.backbone,
-    )
-    params = list(online.parameters()) + (list(pairs.decoder.parameters()) if pairs else [])
-    last = common.fit(cfg, d, out, ds, params, method, resume_state, "moco")
-    return {"last": last, "report": common.final_evaluation(cfg, net.backbone, out, out, d)}
+            if step % cfg["log_every"] == 0 or schedule.ends_epoch(step):
+                lr = optimizer.param_groups[0]["lr"]
+                run.log({"step": step, "epoch": epoch, "lr": lr, "loss": loss.item(), **parts})
+            if step % cfg["checkpoint_every"] == 0 or step == schedule.total:
+                run.save_state(step, state, optimizer, scaler)
+            if step >= schedule.total:
+                break
+    bar.close()
+    return {"step": step, "report": finish_run(run, network.backbone)}
 
 
 if __name__ == "__main__":
-    common.cli_main(train, __doc__.splitlines()[0])
+    sys.exit(run_trainer(train, "MoCo v2 / MoCo v2 + synthesized pairs"))

@@ -1,106 +1,159 @@
-"""SimSiam, and SimSiam + the decoder-pair objective of learning from synthesized pairs.
+"""SimSiam, and SimSiam + learning from synthesized pairs (the second paper's other baseline).
 
-    python examples/train_simsiam.py --config examples/configs/smoke_simsiam_pairs.toml --out ss
+    python examples/train_simsiam.py --recipe smoke-simsiam-pairs --out runs/smoke-simsiam
+    torchrun --nproc_per_node 4 examples/train_simsiam.py --recipe simsiam-pairs-table3-cub \\
+        --out runs/simsiam-pairs-cub --set data.root=/data/CUB_200_2011 model.init=r50_in1k.pt
 
-SimSiam (Chen & He, CVPR 2021): no momentum encoder; the loss is the symmetric negative cosine
-``1/2 D(p1, z2) + 1/2 D(p2, z1)`` with a stop-gradient on ``z`` -- saliencyaug's ``byol_loss``.
-The projector is three Linear-BN layers (ReLU between, the last without), the predictor a
-Linear-BN-ReLU-Linear bottleneck. ``pairs.enabled = true`` adds ``alpha L_R + nu L_Cp`` (the
-second paper evaluates its method on MoCo v2 and SimSiam).
+SimSiam (Chen & He, CVPR 2021): one network, a 3-layer projector and a bottleneck predictor,
+the negative cosine between each view's prediction and the other's stopped-gradient projection
+(``byol_loss`` detaches the projections), and the predictor's learning rate fixed. No momentum
+encoder. ``pairs.enabled`` adds the decoder-pair objective. This file uses saliencyaug's public
+API only: copy it into your project and change what you like.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common
+from saliencyaug.distributed import unwrap, wrap_ddp
 from saliencyaug.losses import byol_loss
 from saliencyaug.models import MLPHead
+from saliencyaug.training import (
+    Recipe,
+    Schedule,
+    build_backbone,
+    decoder_pairs,
+    epoch_loaders,
+    finish_run,
+    initialise,
+    pretrain_pair_decoder,
+    recipe_optimizer,
+    run_trainer,
+    seed_process,
+    set_learning_rate,
+    start_run,
+    training_dataset,
+)
 
 
-class SimSiamNet(nn.Module):
-    """Encoder, projector ``g`` and predictor ``h`` (dims from ``moco.dim`` / ``hidden_dim``)."""
+class Encoded(NamedTuple):
+    pooled: torch.Tensor  # (B, n) backbone features: what the decoder-pair objective reads
+    projection: torch.Tensor  # (B, dim) z
+    prediction: torch.Tensor  # (B, dim) p
 
-    def __init__(self, cfg: dict[str, Any]) -> None:
+
+class SimSiamNetwork(nn.Module):
+    """Backbone, SimSiam's projector (3 x Linear + BN, the last BN without affine) and its
+    bottleneck predictor (dim -> pred_dim -> dim)."""
+
+    def __init__(self, recipe: Recipe) -> None:
         super().__init__()
-        mc = cfg["moco"]
-        self.backbone = common.make_backbone(cfg)
-        n, d, hid = self.backbone.output_dim, mc["dim"], mc["hidden_dim"]
+        dim, pred_dim = recipe["simsiam"]["dim"], recipe["simsiam"]["pred_dim"]
+        self.backbone = build_backbone(recipe)
+        n = self.backbone.output_dim
         self.projector = nn.Sequential(
-            nn.Linear(n, hid, bias=False),
-            nn.BatchNorm1d(hid),
+            nn.Linear(n, dim, bias=False),
+            nn.BatchNorm1d(dim),
             nn.ReLU(inplace=True),
-            nn.Linear(hid, hid, bias=False),
-            nn.BatchNorm1d(hid),
+            nn.Linear(dim, dim, bias=False),
+            nn.BatchNorm1d(dim),
             nn.ReLU(inplace=True),
-            nn.Linear(hid, d, bias=False),
-            nn.BatchNorm1d(d, affine=False),
+            nn.Linear(dim, dim, bias=False),
+            nn.BatchNorm1d(dim, affine=False),
         )
-        self.predictor = MLPHead(d, max(1, d // 4), d)
+        self.predictor = MLPHead(dim, pred_dim, dim)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.backbone(x).pooled
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        v = self.features(x)
+    def forward(self, x: torch.Tensor) -> Encoded:
+        v = self.backbone(x).pooled
         z = self.projector(v)
-        return v, z, self.predictor(z)
+        return Encoded(v, z, self.predictor(z))
 
 
-def simsiam_loss(
-    net: nn.Module, x1: torch.Tensor, x2: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """SimSiam's loss of two views (one batch of 2B through the network); returns the loss and
-    the features of view 1."""
-    b = x1.shape[0]
-    v, z, p = net(torch.cat([x1, x2]))
-    return byol_loss((p[:b].float(), p[b:].float()), (z[:b].float(), z[b:].float())), v[:b]
+def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
+    run = start_run(recipe, args.out, resume=args.resume, overwrite=args.overwrite)
+    proc, device, cfg = run.processes, run.processes.device, recipe["train"]
 
+    network = SimSiamNetwork(recipe)
+    loaded = initialise(network, recipe)
+    if recipe["model"]["freeze_stages"]:
+        network.backbone.freeze_stages(recipe["model"]["freeze_stages"])
+    online = wrap_ddp(network.to(device), proc, sync_bn=recipe["model"]["sync_bn"])
+    state: dict[str, nn.Module] = {"online": network}
+    trained: dict[str, nn.Module] = {
+        "backbone": network.backbone,
+        "projector": network.projector,
+        "predictor": network.predictor,
+    }
+    if recipe["pairs"]["enabled"]:
+        decoder, pairs = decoder_pairs(recipe, network.backbone.output_dim, proc)
+        state.update(decoder=unwrap(decoder), pairs=pairs)
+        trained["decoder"] = unwrap(decoder)
+    seed_process(cfg["seed"], proc.rank)
 
-def train(cfg: dict[str, Any], out: Path, resume: bool) -> dict[str, Any]:
-    """Run a recipe; returns the final log entry and the evaluation report."""
-    d = common.setup_distributed()
-    common.seed_everything(cfg["train"]["seed"], d.rank, cfg["train"]["deterministic"])
-    out.mkdir(parents=True, exist_ok=True)
-    ds = common.two_view_dataset(cfg, out)
-    online = common.wrap_ddp(SimSiamNet(cfg).to(d.device), d, cfg["model"]["sync_bn"])
-    net = common.unwrap(online)
-    pairs = common.decoder_pairs(cfg, d, net.backbone.output_dim)
-    modules = {"online": net, **(pairs.modules if pairs else {})}
+    dataset = training_dataset(recipe, run.path)
+    schedule = Schedule.from_recipe(recipe, len(dataset))
+    fixed = ["predictor"] if recipe["simsiam"]["fix_predictor_lr"] else []
+    optimizer = recipe_optimizer(recipe, trained, fixed_lr=fixed)
+    amp = cfg["amp"] and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    step = run.resume_state(state, optimizer, scaler)
+    if step is None and loaded and proc.main:
+        print(f"initialised {', '.join(loaded)} from {recipe['model']['init']}", file=sys.stderr)
+    if step is None and recipe["pairs"]["enabled"]:
+        history = pretrain_pair_decoder(
+            recipe, str(run.path), lambda x: online(x).pooled, online, decoder, proc
+        )
+        run.log({"step": 0, "decoder_pretraining": history})
+        run.save_state(0, state, optimizer, scaler)
+    step = step or 0
 
-    def loss(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
-        x1, _, x2, _, *clean = batch
-        total, v1 = simsiam_loss(online, x1, x2)
-        parts = {"simsiam": float(total.detach())}
-        if pairs is not None:
-            total = pairs.add(net.features, net.projector, clean[0], v1, total, parts)
-        return total, parts
+    bar = tqdm(total=schedule.total, initial=step, disable=not (cfg["progress"] and proc.main))
+    for epoch, loader in epoch_loaders(dataset, recipe, proc, step, schedule.per_epoch):
+        if step >= schedule.total:
+            break
+        for views, _ in loader:
+            b = views["view1"].shape[0]
+            x = torch.cat([views["view1"], views["view2"]]).to(device, non_blocking=True)
+            set_learning_rate(optimizer, schedule.lr(step), schedule.peak_lr)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+                out = online(x)  # both views as one batch
+            p, z = out.prediction.float(), out.projection.float()
+            loss = byol_loss((p[:b], p[b:]), (z[:b], z[b:]))  # projections detached inside
+            parts = {"simsiam": loss.item()}
+            if recipe["pairs"]["enabled"]:
+                extra = pairs(
+                    encoder=online,
+                    projector=network.projector,
+                    decoder=decoder,
+                    images=views["clean"].to(device, non_blocking=True),
+                    augmented_features=out.pooled[:b].detach().float(),
+                )
+                loss = loss + extra.loss
+                parts.update(reconstruction=extra.reconstruction.item(), pair=extra.pair.item())
 
-    def load(saved: dict[str, Any]) -> None:
-        for k, m in modules.items():
-            m.load_state_dict(saved[k])
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            step += 1
+            bar.update()
 
-    resume_state = common.checkpoint_to_resume(out, d, resume)
-    if pairs is not None and resume_state is None:
-        pairs.pretrain(net.features, net, out)
-    method = common.Method(
-        loss=loss,
-        after_step=lambda step, total: None,  # no momentum encoder
-        state=lambda: {k: m.state_dict() for k, m in modules.items()},
-        load=load,
-        encoder=lambda: net.backbone,
-    )
-    params = list(online.parameters()) + (list(pairs.decoder.parameters()) if pairs else [])
-    last = common.fit(cfg, d, out, ds, params, method, resume_state, "simsiam")
-    return {"last": last, "report": common.final_evaluation(cfg, net.backbone, out, out, d)}
+            if step % cfg["log_every"] == 0 or schedule.ends_epoch(step):
+                lr = optimizer.param_groups[0]["lr"]
+                run.log({"step": step, "epoch": epoch, "lr": lr, "loss": loss.item(), **parts})
+            if step % cfg["checkpoint_every"] == 0 or step == schedule.total:
+                run.save_state(step, state, optimizer, scaler)
+            if step >= schedule.total:
+                break
+    bar.close()
+    return {"step": step, "report": finish_run(run, network.backbone)}
 
 
 if __name__ == "__main__":
-    common.cli_main(train, __doc__.splitlines()[0])
+    sys.exit(run_trainer(train, "SimSiam / SimSiam + synthesized pairs"))

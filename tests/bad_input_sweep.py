@@ -34,6 +34,7 @@ from saliencyaug import losses as L
 from saliencyaug import models as M
 from saliencyaug import saliency as S
 from saliencyaug import synthesized as Y
+from saliencyaug import training as R
 from saliencyaug import transforms as T
 from saliencyaug.data import BoxCache, build_box_cache
 from saliencyaug.data.box_builder import parse_shard
@@ -952,6 +953,54 @@ def entries(tmp: Path) -> list[Entry]:
             aliases={"text": ("shard",)},
         ),
         Entry("BoxCache.load", BoxCache.load, {"paths": ("choice", lambda: _boxes_file(tmp))}),
+        # -- training ----------------------------------------------------------------------
+        Entry(
+            "load_recipe",
+            lambda source: R.load_recipe(source),
+            {"source": ("choice", lambda: "smoke-byol")},
+            aliases={"source": ("recipe",)},
+        ),
+        Entry(
+            "LARS",
+            lambda lr, momentum, weight_decay, trust_coefficient: R.LARS(
+                [nn.Parameter(torch.ones(2))],
+                lr=lr,
+                momentum=momentum,
+                weight_decay=weight_decay,
+                trust_coefficient=trust_coefficient,
+            ),
+            {
+                "lr": ("nonneg", lambda: 0.1),
+                "momentum": ("nonneg", lambda: 0.9),
+                "weight_decay": ("nonneg", lambda: 1e-6),
+                "trust_coefficient": ("pos", lambda: 1e-3),
+            },
+        ),
+        Entry(
+            "epoch_loader",
+            lambda batch_size, world, num_workers, skip: list(
+                R.epoch_loader(
+                    torch.utils.data.TensorDataset(torch.arange(12)),
+                    batch_size,
+                    seed=0,
+                    epoch=0,
+                    world=world,
+                    num_workers=num_workers,
+                    skip=skip,
+                )
+            ),
+            {
+                "batch_size": ("posint", lambda: 4),
+                "world": ("posint", lambda: 1),
+                "num_workers": ("count", lambda: 0),
+                "skip": ("count", lambda: 0),
+            },
+        ),
+        Entry(
+            "make_backbone",
+            lambda arch: M.make_backbone(arch),
+            {"arch": ("choice", lambda: "resnet18")},
+        ),
         Entry(
             "build_box_cache",
             lambda max_side, workers: build_box_cache(

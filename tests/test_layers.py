@@ -19,6 +19,7 @@ LAYERS: list[list[str]] = [
     ["transforms"],  # SaliencySwap and its helpers
     ["evaluation"],  # probes, retrieval, MaxBoxAcc, reports
     ["visualize", "demo"],  # pictures
+    ["training"],  # recipes, run folders, loaders and optimisers of the reference trainers
     ["bench"],  # benchmarks
     ["cli"],  # the command line
 ]

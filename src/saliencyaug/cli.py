@@ -22,6 +22,7 @@ from saliencyaug.evaluation.report import evaluate, write_report
 from saliencyaug.image import list_images, load_image
 from saliencyaug.io import atomic_write_bytes, atomic_write_text
 from saliencyaug.models import load_encoder
+from saliencyaug.training import RecipeError, list_recipes, load_recipe
 from saliencyaug.transforms import SaliencySwap
 from saliencyaug.visualize import render_swap_grid, render_synthesized_pairs
 
@@ -331,10 +332,32 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", required=True, help="JSON report to write")
     ev.add_argument("--no-progress", action="store_true")
 
+    recipes = sub.add_parser(
+        "recipes", help="list the training recipes, or show one resolved (with --set values)"
+    )
+    recipes.add_argument("name", nargs="?", help="a recipe name or .toml file to show")
+    recipes.add_argument("--set", nargs="+", default=[], metavar="SECTION.KEY=VALUE")
+
     merge = sub.add_parser("boxes-merge", help="merge box files (e.g. shards) into one")
     merge.add_argument("files", nargs="+", help="box files")
     merge.add_argument("--out", required=True, help="merged box file")
     return parser
+
+
+def _run_recipes(args: argparse.Namespace) -> int:
+    try:
+        if args.name:
+            print(json.dumps(load_recipe(args.name, args.set), indent=2))
+            return 0
+        for name in list_recipes():
+            paper = load_recipe(name)["paper"]
+            target = ", ".join(f"{k} {v}" for k, v in paper["target"].items())
+            where = f" [{paper['table']}]" if paper["table"] else ""
+            print(f"{name:30s} {paper['reproduces']}{where}{f': {target}' if target else ''}")
+    except RecipeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _run_boxes(args: argparse.Namespace) -> int:
@@ -502,6 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "grid": _run_grid,
         "pairs-demo": _run_pairs_demo,
         "eval": _run_eval,
+        "recipes": _run_recipes,
         "cvsa-step": _run_step_bench,
         "pairs-step": _run_step_bench,
         "pipeline": _run_pipeline_bench,

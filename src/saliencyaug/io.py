@@ -5,18 +5,27 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, fsync,
-    then ``os.replace``. The folder is created if needed.
+@contextmanager
+def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary file handle whose content replaces ``path`` atomically when the block ends
+    without error: a temporary file in the same folder, fsync, then ``os.replace``. On an
+    error (or ``KeyboardInterrupt``) the temporary file is removed and ``path`` is untouched; a
+    ``kill -9`` can leave a ``.NAME.*.tmp`` file behind, never a half-written ``path``. The
+    folder is created if needed.
 
     Example:
         >>> import tempfile, pathlib
-        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
-        >>> atomic_write_bytes(p, b"hi"); p.read_bytes()
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.bin"
+        >>> with atomic_writer(p) as fh:
+        ...     _ = fh.write(b"hi")
+        >>> p.read_bytes()
         b'hi'
     """
     path = Path(path)
@@ -25,13 +34,32 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+        >>> atomic_write_bytes(p, b"hi"); p.read_bytes()
+        b'hi'
+    """
+    with atomic_writer(path) as fh:
+        fh.write(data)
+
+
+def leftover_temporaries(path: str | Path) -> list[Path]:
+    """Temporary files :func:`atomic_writer` left for ``path`` when its process was killed."""
+    path = Path(path)
+    return sorted(path.parent.glob(f".{path.name}.*.tmp"))
 
 
 def _umask() -> int:

@@ -1,7 +1,10 @@
-"""The reference trainers in examples/: smoke recipes, kill-and-resume, DDP, EMA copies."""
+"""The reference trainers in examples/, run the way users run them: from their command line,
+killed and resumed, and as two gloo processes with the trainers' own seeding and workers."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import math
 import os
@@ -9,63 +12,81 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 import torch
-import torch.multiprocessing as mp
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-sys.path.insert(0, str(EXAMPLES))
 
-import common  # noqa: E402
-import train_byol  # noqa: E402
-import train_moco  # noqa: E402
-import train_simsiam  # noqa: E402
 
-RECIPES = {
-    "smoke_byol": train_byol,
-    "smoke_cvsa": train_byol,
-    "smoke_moco": train_moco,
-    "smoke_moco_pairs": train_moco,
-    "smoke_simsiam_pairs": train_simsiam,
+def _trainer(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SMOKE = {
+    "smoke-byol": "train_byol",
+    "smoke-cvsa": "train_byol",
+    "smoke-moco": "train_moco",
+    "smoke-moco-pairs": "train_moco",
+    "smoke-simsiam-pairs": "train_simsiam",
 }
 
 
-@pytest.mark.parametrize("recipe", sorted(RECIPES))
-def test_smoke_recipe_runs_with_finite_changing_losses(recipe: str, tmp_path: Path) -> None:
-    cfg = common.load_config(EXAMPLES / "configs" / f"{recipe}.toml")
-    result = RECIPES[recipe].train(cfg, tmp_path, resume=False)
-    entries = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+def _log(folder: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (folder / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("recipe", sorted(SMOKE))
+def test_smoke_recipe_runs_from_the_command_line(recipe: str, tmp_path: Path) -> None:
+    from saliencyaug.models import load_encoder
+    from saliencyaug.training import run_trainer
+
+    trainer = _trainer(SMOKE[recipe])
+    out = tmp_path / "run"
+    assert run_trainer(trainer.train, "smoke", ["--recipe", recipe, "--out", str(out)]) == 0
+    entries = [e for e in _log(out) if "loss" in e]
     assert [e["step"] for e in entries] == [1, 2, 3]
     losses = [e["loss"] for e in entries]
     assert all(math.isfinite(v) for v in losses) and len(set(losses)) > 1
-    assert (tmp_path / "checkpoint.pt").exists() and (tmp_path / "encoder.pt").exists()
-    report = json.loads((tmp_path / "report.json").read_text())
-    assert {"knn", "retrieval", "linear_probe_lbfgs"} <= set(report)
-    assert result["report"]["num_test"] == 6
-    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
-    assert state["step"] == 3
+    report = json.loads((out / "report.json").read_text())
+    assert {"knn", "retrieval", "linear_probe_lbfgs"} <= set(report) and report["num_test"] == 6
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 3
+    recorded = json.loads((out / "recipe.json").read_text())
+    assert recorded["optim"]["max_steps"] == 3
+    encoder = load_encoder(out / "encoder.pt")  # names its own architecture
+    assert encoder.output_dim == 64
+
+
+def test_any_backbone_trains_with_cvsa_a_tiny_vit(tmp_path: Path) -> None:
+    from saliencyaug.training import run_trainer
+
+    out = tmp_path / "vit"
+    argv = [
+        "--recipe",
+        "smoke-cvsa",
+        "--out",
+        str(out),
+        "--set",
+        "model.arch=timm:vit_tiny_patch16_224",
+    ]
+    argv += ["model.backbone={img_size = 64}", "model.freeze_stages=0", "optim.max_steps=2"]
+    assert run_trainer(_trainer("train_byol").train, "vit", argv) == 0
+    entries = [e for e in _log(out) if "align" in e]
+    assert len(entries) == 2 and all(math.isfinite(e["align"]) for e in entries)
 
 
 def _run(script: str, recipe: str, out: Path, *extra: str) -> subprocess.Popen:
-    cmd = [
-        sys.executable,
-        str(EXAMPLES / script),
-        "--config",
-        str(EXAMPLES / "configs" / f"{recipe}.toml"),
-        "--out",
-        str(out),
-    ]
-    cmd += [
-        *extra,
-        "--set",
-        "optim.max_steps=6",
-        "train.deterministic=true",
-        "train.checkpoint_every=2",
-    ]
+    cmd = [sys.executable, str(EXAMPLES / script), "--recipe", recipe, "--out", str(out), *extra]
+    cmd += ["--set", "optim.max_steps=6", "train.deterministic=true", "train.checkpoint_every=2"]
+    cmd += ["data.num_workers=2"]
     return subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
     )
@@ -84,21 +105,28 @@ def _tensors(state: object, prefix: str = "") -> dict[str, torch.Tensor]:
     return out
 
 
+def _checkpoint_step(path: Path) -> int:
+    try:
+        return int(torch.load(path, weights_only=True)["step"])
+    except Exception:  # not written yet
+        return -1
+
+
 @pytest.mark.parametrize(
-    ("script", "recipe"), [("train_byol.py", "smoke_cvsa"), ("train_moco.py", "smoke_moco_pairs")]
+    ("script", "recipe"), [("train_byol.py", "smoke-cvsa"), ("train_moco.py", "smoke-moco-pairs")]
 )
-def test_killed_and_resumed_run_ends_bit_identical(
+def test_killed_and_resumed_run_ends_bit_identical_with_workers(
     script: str, recipe: str, tmp_path: Path
 ) -> None:
     straight = _run(script, recipe, tmp_path / "straight")
     killed = _run(script, recipe, tmp_path / "killed")
     ckpt = tmp_path / "killed" / "checkpoint.pt"
     deadline = time.time() + 240
-    while not ckpt.exists() and time.time() < deadline and killed.poll() is None:
-        time.sleep(0.02)
+    while _checkpoint_step(ckpt) < 2 and time.time() < deadline and killed.poll() is None:
+        time.sleep(0.01)
     os.killpg(killed.pid, signal.SIGKILL)
     killed.wait()
-    stopped_at = torch.load(ckpt, weights_only=True)["step"]
+    stopped_at = _checkpoint_step(ckpt)
     assert 2 <= stopped_at < 6, "the run must be interrupted before its end"
     resumed = _run(script, recipe, tmp_path / "killed", "--resume")
     for proc in (straight, resumed):
@@ -109,11 +137,12 @@ def test_killed_and_resumed_run_ends_bit_identical(
     assert a.keys() == b.keys() and len(a) > 50
     different = [k for k in a if not torch.equal(a[k], b[k])]
     assert not different, different[:5]
-    log = [
-        json.loads(line)["step"]
-        for line in (tmp_path / "killed" / "log.jsonl").read_text().splitlines()
-    ]
-    assert log == [1, 2, 3, 4, 5, 6]  # entries past the checkpoint were dropped, none repeated
+    steps = [e["step"] for e in _log(tmp_path / "killed") if "loss" in e]
+    assert steps == list(range(1, 7))  # entries past the checkpoint dropped, none repeated
+    assert not list((tmp_path / "killed").glob(".*.tmp"))  # no temporary files left over
+
+
+# -- two processes, seeded and loaded the way the trainers do it ----------------------------
 
 
 def _free_port() -> int:
@@ -122,124 +151,65 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _batch(n: int) -> tuple[torch.Tensor, ...]:
-    g = torch.Generator().manual_seed(5)
-    x1, x2 = torch.randn(n, 3, 32, 32, generator=g), torch.randn(n, 3, 32, 32, generator=g)
-    m1 = (torch.rand(n, 1, 32, 32, generator=g) > 0.5).to(torch.uint8)
-    return x1, m1, x2, m1.flip(-1)
+def _digest(t: torch.Tensor) -> str:
+    return hashlib.sha256(t.detach().contiguous().numpy().tobytes()).hexdigest()[:16]
 
 
-def _first_step(
-    trainer: str, cfg: dict, d: common.Dist, batch: tuple[torch.Tensor, ...]
-) -> tuple[float, torch.Tensor]:
-    """First loss and the gradient of the first projector layer after backward (DDP-averaged
-    under DDP). BatchNorm uses running statistics (eval mode): SyncBatchNorm needs CUDA, and
-    with per-rank batch statistics the outputs would depend on how the batch is split."""
-    torch.manual_seed(0)
-    if trainer == "byol":
-        online, target = train_byol.build(cfg, d)
-        online.eval()
-        target.eval()
-        loss, _ = train_byol.loss_fn(online, target, batch, cfg)
-        weight = common.unwrap(online).projector[0].weight
-    else:
-        online, target, moco = train_moco.build(cfg, d)
-        online.eval()
-        target.eval()
-        loss, _ = train_moco.moco_loss(online, target, moco, batch[0], batch[2], update=False)
-        weight = common.unwrap(online).head[0].weight
-    loss.backward()
-    return float(loss.detach()), weight.grad.detach().clone()
+def _same_image_folder(root: Path) -> Path:
+    """Six copies of one photo in two classes: equal views mean equal augmentation draws."""
+    from PIL import Image
+    from skimage import data
+
+    photo = Image.fromarray(data.chelsea())
+    for i in range(6):
+        target = root / ("a" if i < 3 else "b") / f"copy{i}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        photo.save(target)
+    return root
 
 
-def _ddp_worker(rank: int, port: int, trainer: str, cfg: dict, out_dir: str) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        WORLD_SIZE="2",
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-    )
-    torch.set_num_threads(1)
-    d = common.setup_distributed()
-    try:
-        batch = tuple(t[2 * rank : 2 * rank + 2] for t in _batch(4))
-        loss, grad = _first_step(trainer, cfg, d, batch)
-        total = torch.tensor(loss, dtype=torch.float64)
-        torch.distributed.all_reduce(total)
-        torch.save({"loss": total / 2, "grad": grad}, os.path.join(out_dir, f"r{rank}.pt"))
-    finally:
-        torch.distributed.destroy_process_group()
+def _two_processes(script: str, recipe: str, out: Path, images: Path) -> list[dict[str, Any]]:
+    """Run the trainer under torchrun (2 gloo processes), recording what the test checks."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    cmd += ["--master_port", str(_free_port()), str(Path(__file__).parent / "record_run.py")]
+    cmd += [str(EXAMPLES / f"{script}.py"), "--recipe", recipe, "--out", str(out)]
+    cmd += ["--set", "data.dataset=folder", f"data.root={images}", "data.num_workers=2"]
+    cmd += ["optim.max_steps=3", "train.tensorboard=false"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
 
 
-@pytest.mark.parametrize(("trainer", "recipe"), [("byol", "smoke_cvsa"), ("moco", "smoke_moco")])
-def test_two_gloo_processes_match_one_process_with_the_combined_batch(
-    trainer: str, recipe: str
+@pytest.mark.parametrize(
+    ("script", "recipe"), [("train_byol", "smoke-cvsa"), ("train_moco", "smoke-moco-pairs")]
+)
+def test_two_processes_start_equal_draw_different_views_and_reproduce(
+    script: str, recipe: str, tmp_path: Path
 ) -> None:
-    # each rank holds half of the batch: the mean of the ranks' losses and the DDP-averaged
-    # gradients equal the single process's on the whole batch
-    cfg = common.load_config(EXAMPLES / "configs" / f"{recipe}.toml")
-    cfg["model"]["freeze_stages"] = 0
-    single_loss, single_grad = _first_step(
-        trainer, cfg, common.Dist(0, 1, torch.device("cpu")), _batch(4)
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        mp.spawn(_ddp_worker, args=(_free_port(), trainer, cfg, tmp), nprocs=2, join=True)
-        res = [torch.load(os.path.join(tmp, f"r{r}.pt"), weights_only=True) for r in range(2)]
-    assert float(res[0]["loss"]) == float(res[1]["loss"])
-    assert float(res[0]["loss"]) == pytest.approx(single_loss, rel=1e-5, abs=1e-7)
-    torch.testing.assert_close(res[0]["grad"], res[1]["grad"])
-    torch.testing.assert_close(res[0]["grad"], single_grad, rtol=1e-4, atol=1e-6)
+    images = _same_image_folder(tmp_path / "images")
+    first = _two_processes(script, recipe, tmp_path / "run1", images)
+    # momentum networks start as the online network DDP made, on every rank
+    assert first[0]["online_start"] == first[1]["online_start"]
+    assert all(r["target_start"] == r["online_start"] for r in first)
+    # every view of every rank and worker is a different draw (the images are all the same)
+    views = first[0]["views"] + first[1]["views"]
+    assert len(views) == 2 * 3 * 2 and len(set(views)) == len(views)
+    if recipe.endswith("pairs"):  # one decoder, trained the same on every rank
+        assert first[0]["decoder_end"] == first[1]["decoder_end"]
+    again = _two_processes(script, recipe, tmp_path / "run2", images)
+    assert [r["views"] for r in again] == [r["views"] for r in first]  # a fixed seed reproduces
 
 
-def test_momentum_networks_are_ema_copies_not_the_online_modules() -> None:
-    cfg = common.load_config(EXAMPLES / "configs" / "smoke_cvsa.toml")
-    d = common.Dist(0, 1, torch.device("cpu"))
-    online, target = train_byol.build(cfg, d)
-    online_ptrs = {p.data_ptr() for p in online.parameters()}
-    assert not online_ptrs & {p.data_ptr() for p in target.parameters()}
-    assert all(not p.requires_grad for p in target.parameters())
-    # the target branch never runs a predictor: poisoning the target's predictors changes nothing
-    x = torch.randn(2, 3, 32, 32)
-    target.eval()
-    before = target.target_forward(x)
+def test_momentum_targets_never_run_a_predictor() -> None:
+    from saliencyaug.training import load_recipe
+
+    byol = _trainer("train_byol")
+    network = byol.BYOLNetwork(load_recipe("smoke-cvsa")).eval()
+    x = torch.randn(2, 3, 64, 64)
+    before = network(x, predict=False)
     with torch.no_grad():
-        for p in list(target.predictor.parameters()) + list(target.conv_predictor.parameters()):
+        for p in [*network.predictor.parameters(), *network.conv_predictor.parameters()]:
             p.fill_(float("nan"))
-    after = target.target_forward(x)
-    assert all(torch.equal(before[k], after[k]) for k in before)
-    m_online, m_target, _ = train_moco.build(
-        common.load_config(EXAMPLES / "configs" / "smoke_moco.toml"), d
-    )
-    assert not {p.data_ptr() for p in m_online.parameters()} & {
-        p.data_ptr() for p in m_target.parameters()
-    }
-
-
-@pytest.mark.parametrize("recipe", sorted(p.name for p in (EXAMPLES / "configs").glob("*.toml")))
-def test_every_recipe_parses_with_known_keys(recipe: str) -> None:
-    cfg = common.load_config(EXAMPLES / "configs" / recipe)
-    assert cfg["optim"]["batch_size"] >= 1 and cfg["data"]["dataset"] in {
-        "cub",
-        "cars",
-        "aircraft",
-        "nabirds",
-        "bundled",
-        "folder",
-    }
-
-
-def test_recipe_typos_and_bad_overrides_are_errors(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.toml"
-    bad.write_text("[optim]\nbatchsize = 4\n")
-    with pytest.raises(ValueError, match="unknown key"):
-        common.load_config(bad)
-    bad.write_text("[optimiser]\nbatch_size = 4\n")
-    with pytest.raises(ValueError, match="unknown section"):
-        common.load_config(bad)
-    with pytest.raises(ValueError, match=r"known section\.key"):
-        common.load_config(EXAMPLES / "configs" / "smoke_byol.toml", ["optim.nope=1"])
-    cfg = common.load_config(
-        EXAMPLES / "configs" / "smoke_byol.toml", ["optim.max_steps=9", "views.scale=[0.3, 1.0]"]
-    )
-    assert cfg["optim"]["max_steps"] == 9 and cfg["views"]["scale"] == [0.3, 1.0]
+    after = network(x, predict=False)
+    assert torch.equal(before[0], after[0]) and torch.equal(before[1], after[1])

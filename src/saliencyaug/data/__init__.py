@@ -6,16 +6,19 @@ from saliencyaug.data.box_builder import BuildReport, build_box_cache
 from saliencyaug.data.box_file import BoxCache, BoxRecord
 from saliencyaug.data.datasets import (
     CUB200,
+    FINE_GRAINED,
     BoxedImageDataset,
     FGVCAircraft,
     ImageFolderWithBoxes,
     NABirds,
     Sample,
     StanfordCars,
+    open_dataset,
 )
 
 __all__ = [
     "CUB200",
+    "FINE_GRAINED",
     "BoxCache",
     "BoxRecord",
     "BoxedImageDataset",
@@ -26,4 +29,5 @@ __all__ = [
     "Sample",
     "StanfordCars",
     "build_box_cache",
+    "open_dataset",
 ]

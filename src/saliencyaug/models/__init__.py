@@ -14,9 +14,15 @@ from saliencyaug.models.backbone import (
 from saliencyaug.models.batchnorm import frozen_batchnorm_statistics
 from saliencyaug.models.ema import cosine_momentum, ema_copy, ema_update
 from saliencyaug.models.heads import ConvHead, ConvPredictor, ConvProjector, MLPHead
-from saliencyaug.models.loading import ENCODER_FORMAT, load_encoder, save_encoder
+from saliencyaug.models.loading import (
+    CHECKPOINT_FORMAT,
+    ENCODER_FORMAT,
+    load_encoder,
+    save_encoder,
+)
 
 __all__ = [
+    "CHECKPOINT_FORMAT",
     "ENCODER_FORMAT",
     "BackboneOutput",
     "ConvHead",

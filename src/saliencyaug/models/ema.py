@@ -9,17 +9,22 @@ import torch
 from torch import nn
 
 from saliencyaug import _checks
+from saliencyaug.distributed import unwrap
 
 
 def ema_copy(module: nn.Module) -> nn.Module:
     """A deep copy that shares no parameter or buffer with ``module`` and needs no gradients.
+
+    A ``DistributedDataParallel`` module is unwrapped first. Copy after wrapping: DDP
+    broadcasts rank 0's weights when it wraps, so the copy is the same on every rank (a copy
+    made before would keep each rank's own random initialisation).
 
     Example:
         >>> online = nn.Linear(3, 2); target = ema_copy(online)
         >>> target.weight is online.weight, target.weight.requires_grad
         (False, False)
     """
-    target = copy.deepcopy(module)
+    target = copy.deepcopy(unwrap(module))
     for p in target.parameters():
         p.requires_grad_(False)
     return target
@@ -34,6 +39,7 @@ def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
         ValueError: momentum outside [0, 1] or modules of different structure.
     """
     momentum = _checks.in_range("momentum", momentum, 0.0, 1.0)
+    online = unwrap(online)
     t_params = dict(target.named_parameters())
     o_params = dict(online.named_parameters())
     if t_params.keys() != o_params.keys():

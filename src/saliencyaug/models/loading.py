@@ -12,6 +12,9 @@ from saliencyaug.io import atomic_write_bytes
 from saliencyaug.models.backbone import ResNetBackbone, make_backbone
 
 ENCODER_FORMAT = "saliencyaug.encoder/1"
+#: A trainer checkpoint: ``{"format", "arch", "options", "online": <state_dict with a
+#: "backbone." prefix>, ...}``.
+CHECKPOINT_FORMAT = "saliencyaug.checkpoint/1"
 
 
 def save_encoder(
@@ -59,9 +62,9 @@ def load_encoder(path: str | Path, arch: str = "resnet18") -> torch.nn.Module:
     :func:`~saliencyaug.models.make_backbone` kind) from a checkpoint (``weights_only=True``).
 
     Accepts a file written by :func:`save_encoder` (it names its own architecture; ``arch`` is
-    then ignored), a trainer's ``checkpoint.pt``, a ResNetBackbone ``state_dict``, a
-    torchvision ResNet ``state_dict`` (``fc`` is ignored), or a dict holding one of those under
-    ``"backbone"``, ``"encoder"`` or ``"state_dict"``.
+    then ignored), a trainer's ``checkpoint.pt`` (:data:`CHECKPOINT_FORMAT`), a ResNetBackbone
+    ``state_dict``, a torchvision ResNet ``state_dict`` (``fc`` is ignored), or a dict holding
+    one of those under ``"backbone"``, ``"encoder"`` or ``"state_dict"``.
 
     Args:
         path: the checkpoint.
@@ -80,12 +83,18 @@ def load_encoder(path: str | Path, arch: str = "resnet18") -> torch.nn.Module:
         raise ValueError(
             f"{path}: not a readable checkpoint ({type(err).__name__}: {err})"
         ) from err
-    inner = state.get("encoder") if isinstance(state, dict) else None
-    if isinstance(inner, dict) and inner.get("format") == ENCODER_FORMAT:
-        state = inner  # a trainer checkpoint holds the encoder file's payload
-    if isinstance(state, dict) and state.get("format") == ENCODER_FORMAT:
+    if isinstance(state, dict) and state.get("format") in (ENCODER_FORMAT, CHECKPOINT_FORMAT):
+        weights: dict[str, Any] = state.get("state_dict") or {}
+        if state["format"] == CHECKPOINT_FORMAT:
+            prefix = "backbone."
+            weights = {
+                k[len(prefix) :]: v for k, v in state["online"].items() if k.startswith(prefix)
+            }
         backbone = make_backbone(state["arch"], stages=(4,), **dict(state["options"]))
-        backbone.load_state_dict(state["state_dict"])
+        try:
+            backbone.load_state_dict(weights)
+        except RuntimeError as err:
+            raise ValueError(f"{path}: the weights do not fit {state['arch']!r} ({err})") from None
         return backbone
     for key in ("backbone", "encoder", "state_dict", "model"):
         if isinstance(state, dict) and key in state and isinstance(state[key], dict):
@@ -111,4 +120,4 @@ def load_encoder(path: str | Path, arch: str = "resnet18") -> torch.nn.Module:
     raise ValueError(f"{path}: neither a ResNetBackbone nor a torchvision ResNet state_dict")
 
 
-__all__ = ["ENCODER_FORMAT", "load_encoder", "save_encoder"]
+__all__ = ["CHECKPOINT_FORMAT", "ENCODER_FORMAT", "load_encoder", "save_encoder"]

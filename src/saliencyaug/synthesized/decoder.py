@@ -104,7 +104,7 @@ class FeatureDecoder(nn.Module):
 
 def pretrain_decoder(
     encoder: Callable[[torch.Tensor], torch.Tensor],
-    decoder: FeatureDecoder,
+    decoder: nn.Module,
     batches: Iterable[torch.Tensor],
     epochs: int = 1,
     lr: float = 1e-3,
@@ -120,7 +120,8 @@ def pretrain_decoder(
 
     Args:
         encoder: images ``(B, 3, H, W)`` -> pooled features ``(B, n)``.
-        decoder: the decoder to train.
+        decoder: the decoder to train (a :class:`FeatureDecoder`, possibly
+            ``DistributedDataParallel``-wrapped so that every process trains the same one).
         batches: image batches in [0, 1] (what the decoder should produce); re-iterated per epoch.
         epochs: passes over ``batches``.
         lr: Adam learning rate.
@@ -146,14 +147,11 @@ def pretrain_decoder(
                 x = x.to(device)
                 with torch.no_grad():
                     v = encoder(x)
+                x_hat = decoder(v)
                 target = F.interpolate(
-                    x,
-                    size=(decoder.output_size,) * 2,
-                    mode="bilinear",
-                    antialias=True,
-                    align_corners=False,
+                    x, size=x_hat.shape[-2:], mode="bilinear", antialias=True, align_corners=False
                 )
-                loss = F.mse_loss(decoder(v), target)
+                loss = F.mse_loss(x_hat, target)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
