@@ -12,13 +12,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from saliencyaug.bench import box_search as box_search_bench
+from saliencyaug.bench import maxboxacc as maxboxacc_bench
 from saliencyaug.bench import pipeline as pipeline_bench
 from saliencyaug.bench import train_step
 from saliencyaug.boxes import OBJECTIVES, BoxSearch
-from saliencyaug.data import BoxCache
+from saliencyaug.data import FINE_GRAINED, BoxCache
 from saliencyaug.data.box_builder import build_box_cache, parse_shard
 from saliencyaug.demo import DEFAULT_DETECTORS, bundled_photos, run_demo, synthetic_scenes
-from saliencyaug.evaluation.report import evaluate, write_report
+from saliencyaug.evaluation.protocols import PROTOCOLS
+from saliencyaug.evaluation.report import (
+    dataset_splits,
+    evaluate_splits,
+    folder_splits,
+    write_report,
+)
 from saliencyaug.image import list_images, load_image
 from saliencyaug.io import atomic_write_bytes, atomic_write_text
 from saliencyaug.models import load_encoder
@@ -228,6 +235,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch", type=int, default=256, help="BatchSaliencySwap batch (default: %(default)s)"
     )
     pipe.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+
+    mba = bench_sub.add_parser(
+        "maxboxacc",
+        help="MaxBoxAcc per CUB-sized image: the reference procedure vs the fast one",
+        description="Milliseconds per 375x500 image of MaxBoxAcc v1 + V2 over the 1000-threshold "
+        "grid, the authors' procedure (reference) and the fast implementation side by side on "
+        "one thread, with every image's scores checked equal.",
+    )
+    mba.add_argument(
+        "--images", type=int, default=12, help="images per kind (default: %(default)s)"
+    )
+    mba.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     boxes = sub.add_parser(
         "boxes",
         help="precompute the salient box of every image of a folder (resumable, shardable)",
@@ -301,34 +320,51 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser(
         "eval",
-        help="evaluate a saved encoder: linear probe, kNN, retrieval, MaxBoxAcc -> JSON",
-        description="Extract features of a train and a test image folder (root/<class>/<image>) "
-        "with a saved encoder and write a JSON report with the linear probe, kNN and retrieval "
-        "(rank-1, rank-5, mAP) results, and MaxBoxAcc v1/V2 when the test images' ground-truth "
-        "boxes are given as a box file.",
+        help="evaluate an encoder with the papers' protocols -> JSON report (percent)",
+        description="Evaluate a saved encoder (an encoder.pt or a trainer's checkpoint.pt, a "
+        "torchvision ResNet state_dict) on a fine-grained data set by name (official splits and "
+        "boxes) or on two image folders, with the papers' protocols: fast (L-BFGS), "
+        "cvsa-linear, moco-linear, cvsa-finetune; kNN, retrieval and MaxBoxAcc (when the test "
+        "images have boxes). Every number names its protocol; all in percent.",
     )
     ev.add_argument(
-        "--checkpoint",
-        required=True,
-        help="encoder state_dict (torch.save), loaded with weights_only=True",
-    )
-    ev.add_argument("--arch", default="resnet18", help="ResNet architecture (default: %(default)s)")
-    ev.add_argument("--train", required=True, help="training image folder")
-    ev.add_argument("--test", required=True, help="test image folder")
-    ev.add_argument(
-        "--boxes", nargs="+", help="box file(s) with the test images' ground-truth boxes"
+        "--checkpoint", required=True, help="encoder.pt, checkpoint.pt or a ResNet state_dict"
     )
     ev.add_argument(
-        "--probe",
-        default="lbfgs",
-        choices=["lbfgs", "sgd", "both"],
-        help="linear probe (default: %(default)s)",
+        "--arch",
+        default="resnet18",
+        help="torchvision ResNet of a plain state_dict (encoder files name their own; "
+        "default: %(default)s)",
     )
+    ev.add_argument("--dataset", choices=FINE_GRAINED, help="a fine-grained data set by name")
+    ev.add_argument("--root", help="the data set's folder (with --dataset)")
+    ev.add_argument("--train", help="training image folder root/<class>/<image>")
+    ev.add_argument("--test", help="test image folder")
+    ev.add_argument(
+        "--boxes", nargs="+", help="box file(s) with the test folder's ground-truth boxes"
+    )
+    ev.add_argument(
+        "--protocol",
+        nargs="+",
+        default=["fast"],
+        choices=list(PROTOCOLS),
+        help="evaluation protocols (default: fast)",
+    )
+    ev.add_argument(
+        "--fractions",
+        nargs="+",
+        type=float,
+        default=[100.0],
+        help="label fractions in percent for the linear and fine-tune protocols "
+        "(e.g. 100 50 20; default: 100)",
+    )
+    ev.add_argument("--probe", choices=["lbfgs", "sgd", "both"], help=argparse.SUPPRESS)
     ev.add_argument("--knn-k", type=int, default=20)
     ev.add_argument("--image-size", type=int, default=224)
     ev.add_argument("--batch-size", type=int, default=64)
     ev.add_argument("--workers", type=int, default=0)
     ev.add_argument("--device", default="cpu")
+    ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--out", required=True, help="JSON report to write")
     ev.add_argument("--no-progress", action="store_true")
 
@@ -466,25 +502,58 @@ def _run_pairs_demo(args: argparse.Namespace) -> int:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    try:
-        encoder = load_encoder(args.checkpoint, args.arch)
-        report = evaluate(
-            encoder,
-            args.train,
-            args.test,
-            args.boxes,
-            args.probe,
-            args.knn_k,
-            args.image_size,
-            args.batch_size,
-            args.workers,
-            args.device,
-            not args.no_progress,
+    named = args.dataset is not None or args.root is not None
+    folders = args.train is not None or args.test is not None
+    if (
+        named == folders
+        or (named and not (args.dataset and args.root))
+        or (folders and not (args.train and args.test))
+    ):
+        print(
+            "error: give either --dataset NAME --root DIR or --train DIR --test DIR",
+            file=sys.stderr,
         )
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if named and args.boxes:
+        print("error: --boxes is for folders; a named data set has its own", file=sys.stderr)
+        return 2
+    protocols = list(args.protocol)
+    if args.probe is not None:  # the 0.2 flag: lbfgs -> fast, sgd -> cvsa-linear
+        legacy = {"lbfgs": ["fast"], "sgd": ["cvsa-linear"], "both": ["fast", "cvsa-linear"]}
+        protocols = legacy[args.probe]
+    try:
+        fractions = [f / 100.0 for f in args.fractions]
+        encoder = load_encoder(args.checkpoint, args.arch)
+        if named:
+            train, test = dataset_splits(args.dataset, args.root)
+        else:
+            train, test = folder_splits(args.train, args.test, args.boxes)
+        report = evaluate_splits(
+            encoder,
+            train,
+            test,
+            protocols=protocols,
+            fractions=fractions,
+            knn_k=args.knn_k,
+            image_size=args.image_size,
+            batch_size=args.batch_size,
+            workers=args.workers,
+            device=args.device,
+            progress=not args.no_progress,
+            seed=args.seed,
+        )
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as err:
+        print(
+            f"error: {str(err).splitlines()[0] if str(err) else type(err).__name__}",
+            file=sys.stderr,
+        )
         return 2
     report["checkpoint"] = str(args.checkpoint)
+    report["data"] = (
+        {"dataset": args.dataset, "root": str(args.root)}
+        if named
+        else {"train": str(args.train), "test": str(args.test)}
+    )
     write_report(report, args.out)
     print(f"wrote {args.out}")
     return 0
@@ -529,6 +598,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cvsa-step": _run_step_bench,
         "pairs-step": _run_step_bench,
         "pipeline": _run_pipeline_bench,
+        "maxboxacc": _run_maxboxacc_bench,
         "box-search": _run_box_search_bench,
     }
     key = args.benchmark if args.command == "bench" else args.command
@@ -552,6 +622,17 @@ def _run_pipeline_bench(args: argparse.Namespace) -> int:
         return 2
     report = pipeline_bench.run(args.images, args.rounds, args.batch)
     print(pipeline_bench.format_report(report))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(report, indent=2))
+    return 0
+
+
+def _run_maxboxacc_bench(args: argparse.Namespace) -> int:
+    if args.images < 1:
+        print("error: --images must be at least 1", file=sys.stderr)
+        return 2
+    report = maxboxacc_bench.run(args.images)
+    print(maxboxacc_bench.format_report(report))
     if args.json:
         atomic_write_text(args.json, json.dumps(report, indent=2))
     return 0

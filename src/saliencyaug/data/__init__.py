@@ -1,4 +1,5 @@
-"""Box files (precomputed boxes), their parallel builder, and fine-grained dataset loaders."""
+"""Box files (precomputed boxes), their parallel builder, fine-grained dataset loaders, and
+epoch loaders with per-sample augmentation seeds."""
 
 from __future__ import annotations
 
@@ -15,6 +16,13 @@ from saliencyaug.data.datasets import (
     StanfordCars,
     open_dataset,
 )
+from saliencyaug.data.loader import (
+    Epochs,
+    EpochShardSampler,
+    SeededSamples,
+    epoch_loader,
+    sample_seed,
+)
 
 __all__ = [
     "CUB200",
@@ -23,11 +31,16 @@ __all__ = [
     "BoxRecord",
     "BoxedImageDataset",
     "BuildReport",
+    "EpochShardSampler",
+    "Epochs",
     "FGVCAircraft",
     "ImageFolderWithBoxes",
     "NABirds",
     "Sample",
+    "SeededSamples",
     "StanfordCars",
     "build_box_cache",
+    "epoch_loader",
     "open_dataset",
+    "sample_seed",
 ]

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from saliencyaug import _checks
 from saliencyaug.evaluation.inputs import check_features, encode_labels
+from saliencyaug.evaluation.protocols import LinearProtocol, linear_protocol
 
 
 @dataclass
@@ -87,6 +88,17 @@ def _check(
     return encode_labels(train_y, test_y)
 
 
+def scheduled_lr(
+    base: float, step: int, total: int, per_epoch: int, schedule: str, milestones: Sequence[int]
+) -> float:
+    """The learning rate of ``step`` (0-based) of ``total``: cosine decay to 0 (as
+    ``CosineAnnealingLR`` stepped per iteration), or x 0.1 at each milestone epoch."""
+    if schedule == "cosine":
+        return base * 0.5 * (1.0 + math.cos(math.pi * step / max(1, total)))
+    epoch = step // per_epoch
+    return base * 0.1 ** sum(epoch >= m for m in milestones)
+
+
 def linear_probe_sgd(
     train_x: torch.Tensor,
     train_y: torch.Tensor,
@@ -99,8 +111,15 @@ def linear_probe_sgd(
     val_fraction: float = 0.1,
     standardize: bool = True,
     seed: int = 0,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    schedule: str = "cosine",
+    milestones: Sequence[int] = (),
 ) -> ProbeResult:
-    """The papers' linear evaluation: SGD, momentum 0.9, no weight decay, cosine schedule.
+    """A linear classifier on cached features trained with SGD, for each learning rate.
+
+    The defaults are a generic protocol; :func:`linear_probe` runs the papers' exactly
+    (``"cvsa-linear"``: batch 16, 50 epochs, best test accuracy, raw features).
 
     Args:
         train_x, train_y: training features ``(N, n)`` and labels.
@@ -113,6 +132,11 @@ def linear_probe_sgd(
         val_fraction: held-out fraction for ``select="val"``.
         standardize: z-score features with training statistics.
         seed: seed of the initialisation, shuffling and split (a local generator).
+        momentum: SGD momentum.
+        weight_decay: SGD weight decay.
+        schedule: ``"cosine"`` (per step, to 0) or ``"step"`` (x 0.1 at each of
+            ``milestones``, in epochs).
+        milestones: epochs of the step schedule.
 
     Returns:
         :class:`ProbeResult` with ``best`` = the chosen learning rate and the classifier (on
@@ -132,24 +156,35 @@ def linear_probe_sgd(
     )
     standardize = _checks.boolean("standardize", standardize)
     seed = _checks.integer("seed", seed)
+    momentum = _checks.positive("momentum", momentum, allow_zero=True)
+    weight_decay = _checks.positive("weight_decay", weight_decay, allow_zero=True)
+    schedule = _checks.choice("schedule", schedule, ("cosine", "step"))
+    milestones = [_checks.integer("milestones", m, minimum=1) for m in milestones]
     gen = torch.Generator().manual_seed(seed)
 
     def fit(x: torch.Tensor, y: torch.Tensor, lr: float) -> torch.nn.Linear:
         # the initialisation comes from the probe's own generator, not the global RNG
         linear = _linear(x.shape[1], num_classes, int(torch.randint(2**31, (), generator=gen)))
-        opt = torch.optim.SGD(linear.parameters(), lr=lr, momentum=0.9, weight_decay=0.0)
-        steps = epochs * math.ceil(len(x) / batch_size)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-        for _ in range(epochs):
+        opt = torch.optim.SGD(
+            linear.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
+        )
+        per_epoch = math.ceil(len(x) / batch_size)
+        for epoch in range(epochs):
             perm = torch.randperm(len(x), generator=gen)
-            for i in range(0, len(x), batch_size):
+            for k, i in enumerate(range(0, len(x), batch_size)):
+                set_lr(opt, lr, epoch * per_epoch + k, epochs * per_epoch, per_epoch)
                 b = perm[i : i + batch_size]
                 loss = F.cross_entropy(linear(x[b]), y[b])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                sched.step()
         return linear
+
+    def set_lr(
+        opt: torch.optim.Optimizer, base: float, step: int, total: int, per_epoch: int
+    ) -> None:
+        for group in opt.param_groups:
+            group["lr"] = scheduled_lr(base, step, total, per_epoch, schedule, milestones)
 
     scores: dict[str, dict[str, float]] = {}
     if select == "val":
@@ -175,6 +210,46 @@ def linear_probe_sgd(
         best = max(lrs, key=lambda lr: scores[str(lr)]["test"])
         linear, acc = fitted[best], scores[str(best)]["test"]
     return ProbeResult(acc, best, scores, _fold(linear, mean, std), classes)
+
+
+def linear_probe(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    protocol: str | LinearProtocol = "cvsa-linear",
+    seed: int = 0,
+) -> ProbeResult:
+    """:func:`linear_probe_sgd` with a paper's settings on cached features (see
+    :mod:`saliencyaug.evaluation.protocols`; ``"cvsa-linear"``: batch 16, 50 epochs, lr in
+    {0.1, 0.01, 0.001}, the best test accuracy, raw features).
+
+    Raises:
+        ValueError: the protocol trains on augmented images (use
+            :func:`~saliencyaug.evaluation.linear_probe_augmented`).
+    """
+    spec = linear_protocol(protocol)
+    if spec.augmented:
+        raise ValueError(
+            f"protocol {spec.name!r} trains on augmented images, not cached features: use "
+            "linear_probe_augmented"
+        )
+    return linear_probe_sgd(
+        train_x,
+        train_y,
+        test_x,
+        test_y,
+        lrs=spec.lrs,
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        select=spec.select,
+        standardize=spec.standardize,
+        seed=seed,
+        momentum=spec.momentum,
+        weight_decay=spec.weight_decay,
+        schedule=spec.schedule,
+        milestones=spec.milestones,
+    )
 
 
 def linear_probe_lbfgs(

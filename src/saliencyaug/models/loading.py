@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from saliencyaug.io import atomic_write_bytes
-from saliencyaug.models.backbone import ResNetBackbone, make_backbone
+from saliencyaug.models.backbone import STAGE_CHANNELS, ResNetBackbone, make_backbone
 
 ENCODER_FORMAT = "saliencyaug.encoder/1"
 #: A trainer checkpoint: ``{"format", "arch", "options", "online": <state_dict with a
@@ -102,19 +102,32 @@ def load_encoder(path: str | Path, arch: str = "resnet18") -> torch.nn.Module:
             break
     if not isinstance(state, dict):
         raise ValueError(f"{path}: expected a state_dict, got {type(state).__name__}")
+    if not isinstance(arch, str) or arch not in STAGE_CHANNELS:
+        raise ValueError(f"arch must be one of {sorted(STAGE_CHANNELS)}, got {arch!r}")
     backbone = ResNetBackbone(arch, stages=(4,))
     if any(k.startswith("stem.") for k in state):
-        backbone.load_state_dict(state)
+        try:
+            backbone.load_state_dict(state)
+        except RuntimeError:
+            raise ValueError(
+                f"{path}: the weights do not fit a {arch} backbone; check --arch (files written "
+                "by save_encoder and the trainers name their architecture)"
+            ) from None
         return backbone
     if any(k.startswith("conv1.") for k in state):
         net = getattr(torchvision.models, arch)()
-        missing, unexpected = net.load_state_dict(
-            {k: v for k, v in state.items() if not k.startswith("fc.")}, strict=False
-        )
+        try:
+            missing, unexpected = net.load_state_dict(
+                {k: v for k, v in state.items() if not k.startswith("fc.")}, strict=False
+            )
+        except RuntimeError:
+            raise ValueError(
+                f"{path}: not a {arch} state_dict (tensor sizes differ); check --arch"
+            ) from None
         if [m for m in missing if not m.startswith("fc.")] or unexpected:
             raise ValueError(
                 f"{path}: not a {arch} state_dict "
-                f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
+                f"(missing {missing[:3]}, unexpected {unexpected[:3]}); check --arch"
             )
         return ResNetBackbone(net, stages=(4,))
     raise ValueError(f"{path}: neither a ResNetBackbone nor a torchvision ResNet state_dict")

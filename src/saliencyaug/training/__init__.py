@@ -13,6 +13,13 @@ A trainer script keeps the method and its loop in sight and takes the plumbing f
 
 from __future__ import annotations
 
+from saliencyaug.data.loader import (
+    Epochs,
+    EpochShardSampler,
+    SeededSamples,
+    epoch_loader,
+    sample_seed,
+)
 from saliencyaug.training.data import (
     CleanImage,
     TrainingViews,
@@ -20,13 +27,6 @@ from saliencyaug.training.data import (
     clean_images,
     training_dataset,
     training_images,
-)
-from saliencyaug.training.loader import (
-    Epochs,
-    EpochShardSampler,
-    SeededSamples,
-    epoch_loader,
-    sample_seed,
 )
 from saliencyaug.training.optim import (
     LARS,

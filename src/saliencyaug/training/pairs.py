@@ -8,10 +8,10 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from saliencyaug.data.loader import Epochs
 from saliencyaug.distributed import Processes, wrap_ddp
 from saliencyaug.synthesized import DecoderPairObjective, FeatureDecoder, pretrain_decoder
 from saliencyaug.training.data import clean_images
-from saliencyaug.training.loader import Epochs
 from saliencyaug.training.recipe import Recipe
 from saliencyaug.transforms import IMAGENET_MEAN, IMAGENET_STD
 

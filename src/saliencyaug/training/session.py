@@ -14,12 +14,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from saliencyaug.data.loader import epoch_loader
 from saliencyaug.distributed import Processes, init_processes, unwrap
 from saliencyaug.evaluation.report import evaluate
 from saliencyaug.models import load_encoder, make_backbone
 from saliencyaug.models.backbone import STAGE_CHANNELS
 from saliencyaug.training.data import bundled_folder
-from saliencyaug.training.loader import epoch_loader
 from saliencyaug.training.recipe import Recipe, RecipeError, load_recipe
 from saliencyaug.training.run import RunError, RunFolder
 
@@ -28,7 +28,7 @@ def seed_process(seed: int, rank: int) -> None:
     """Seed torch for this process: networks are initialised from the same seed on every rank
     (and DDP broadcasts rank 0's anyway); other draws (MoCo's shuffle, the pair noise) use a
     per-rank stream, ``seed`` and ``rank`` apart. Data augmentation has its own per-sample
-    seeds (:mod:`saliencyaug.training.loader`). numpy's and Python's global generators are
+    seeds (:mod:`saliencyaug.data.loader`). numpy's and Python's global generators are
     seeded too, so that a run is a function of its seed whatever draws from them."""
     import random
 
