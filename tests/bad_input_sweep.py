@@ -997,6 +997,14 @@ def entries(tmp: Path) -> list[Entry]:
             },
         ),
         Entry(
+            "label_fraction_indices",
+            lambda labels, fraction: E.label_fraction_indices(labels, fraction),
+            {
+                "labels": ("choice", lambda: [0, 0, 1, 1, 2]),
+                "fraction": ("prob", lambda: 0.5),
+            },
+        ),
+        Entry(
             "make_backbone",
             lambda arch: M.make_backbone(arch),
             {"arch": ("choice", lambda: "resnet18")},
