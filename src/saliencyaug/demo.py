@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from saliencyaug._opencv import require_cv2
 from saliencyaug.boxes import BoxSearch
 from saliencyaug.image import colorize
 from saliencyaug.io import atomic_write_bytes
@@ -38,7 +39,7 @@ def bundled_photos(names: Sequence[str] = PHOTOS) -> list[tuple[str, np.ndarray]
 
 def synthetic_scenes(n: int = 3, seed: int = 0) -> list[tuple[str, np.ndarray]]:
     """Procedural scenes: a textured background with one smooth coloured object."""
-    import cv2
+    cv2 = require_cv2()
 
     rng = np.random.default_rng(seed)
     scenes = []

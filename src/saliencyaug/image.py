@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from saliencyaug import _checks
+from saliencyaug._opencv import require_cv2
 
 if TYPE_CHECKING:
     import torch
@@ -193,7 +194,7 @@ def colorize(saliency: np.ndarray) -> np.ndarray:
         >>> colorize(np.zeros((2, 3))).shape
         (2, 3, 3)
     """
-    import cv2
+    cv2 = require_cv2()
 
     return np.asarray(
         cv2.applyColorMap((np.clip(saliency, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)[

@@ -93,6 +93,11 @@ class MemoryQueue(nn.Module):
         if vectors.shape[1] != self.dim:
             raise ValueError(f"vectors must be (N, {self.dim}), got {tuple(vectors.shape)}")
         rows = concat_all_gather(vectors.detach())
+        if torch.compiler.is_compiling():
+            # under torch.compile: no data-dependent steps (the finite check and the Python
+            # pointer arithmetic), tensor ops only; non-finite rows are not filtered here
+            self._add_compiled(rows)
+            return
         if rows.is_floating_point():
             finite = torch.isfinite(rows).all(dim=1)
             if not bool(finite.all()):
@@ -113,6 +118,16 @@ class MemoryQueue(nn.Module):
         self.memory[idx] = rows.to(self.memory.device)
         self.ptr.fill_((int(self.ptr) + n) % self.size)
         self.count.fill_(min(self.size, int(self.count) + n))
+
+    def _add_compiled(self, rows: torch.Tensor) -> None:
+        rows = rows[-self.size :].to(self.memory.dtype)
+        if self.normalize:
+            rows = nn.functional.normalize(rows, dim=1)
+        n = rows.shape[0]
+        idx = (self.ptr + torch.arange(n, device=self.memory.device)) % self.size
+        self.memory.index_copy_(0, idx, rows.to(self.memory.device))
+        self.ptr.copy_((self.ptr + n) % self.size)
+        self.count.copy_(torch.clamp(self.count + n, max=self.size))
 
     def features(self) -> torch.Tensor:
         """The stored ``(len(self), dim)`` vectors, oldest first."""

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from saliencyaug._opencv import require_cv2
 from saliencyaug.boxes.geometry import Box, mask_box
 from saliencyaug.boxes.search import BoxSearch
 from saliencyaug.image import colorize, to_hwc_uint8
@@ -59,7 +60,7 @@ class TileCanvas:
         colors: Sequence[tuple[int, int, int]] = BOX_COLORS,
     ) -> None:
         """Draw ``rgb`` (uint8 ``(H, W, 3)``) in a tile, with ``boxes`` in its own pixel units."""
-        import cv2
+        cv2 = require_cv2()
         from PIL import Image
 
         h, w = rgb.shape[:2]
@@ -173,7 +174,7 @@ def _render_synthesized_pairs(
     eps_scales: Sequence[float],
     tile: int,
 ) -> tuple[TileCanvas, list[float]]:
-    import cv2
+    cv2 = require_cv2()
     import torch
 
     x = (

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from saliencyaug._opencv import require_cv2
 from saliencyaug.bench.environment import machine_header
 from saliencyaug.boxes import BoxSearch, best_boxes, brute_force_best_box
 from saliencyaug.boxes.baselines import integral_image, max_subarray_2d
@@ -75,7 +76,7 @@ def make_maps(n: int, size: tuple[int, int], seed: int = 0) -> dict[str, np.ndar
     Each real map comes from a bundled photo under a random crop (50-100% of each side), a
     random horizontal flip and a resize to ``size``.
     """
-    import cv2
+    cv2 = require_cv2()
 
     rng = np.random.default_rng(seed)
     photos = [img for _, img in bundled_photos((*PHOTOS, "cat", "immunohistochemistry", "camera"))]

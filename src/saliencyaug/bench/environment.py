@@ -8,12 +8,16 @@ from typing import Any
 
 import numpy as np
 
+from saliencyaug._opencv import require_cv2
 from saliencyaug._version import __version__
 
 
 def machine_header(timing: str = "") -> dict[str, Any]:
     """Versions, CPU and GPU of this machine, and a note on how times were taken."""
-    import cv2
+    try:
+        opencv = require_cv2().__version__
+    except ImportError:
+        opencv = "not installed"
     import numba
     import torch
 
@@ -23,7 +27,7 @@ def machine_header(timing: str = "") -> dict[str, Any]:
         "numpy": np.__version__,
         "numba": numba.__version__,
         "torch": torch.__version__,
-        "opencv": cv2.__version__,
+        "opencv": opencv,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),

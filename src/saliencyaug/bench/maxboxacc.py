@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from saliencyaug._opencv import require_cv2
 from saliencyaug.bench.environment import machine_header
 from saliencyaug.demo import PHOTOS, bundled_photos
 from saliencyaug.evaluation.maxboxacc import (
@@ -31,7 +32,7 @@ SIZE = (375, 500)  # (H, W): a typical CUB image
 
 
 def _cams(kind: str, n: int, seed: int) -> list[np.ndarray]:
-    import cv2
+    cv2 = require_cv2()
 
     rng = np.random.default_rng(seed)
     if kind == "random":
@@ -51,7 +52,7 @@ def _cams(kind: str, n: int, seed: int) -> list[np.ndarray]:
 def run(n_images: int = 12, seed: int = 0) -> dict[str, Any]:
     """Measure and return ``{"header", "rows"}``; raises ``AssertionError`` if the two
     implementations ever differ."""
-    import cv2
+    cv2 = require_cv2()
     import torch
 
     threads = torch.get_num_threads()

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from saliencyaug._opencv import require_cv2
 from saliencyaug.bench.environment import machine_header
 from saliencyaug.boxes import BoxSearch
 from saliencyaug.demo import PHOTOS, bundled_photos
@@ -28,7 +29,7 @@ TARGETS = {"cached": 1.3, "spectral_residual": 2.0}
 
 
 def _photos(n: int, seed: int) -> list[np.ndarray]:
-    import cv2
+    cv2 = require_cv2()
 
     rng = np.random.default_rng(seed)
     base = [img for _, img in bundled_photos((*PHOTOS, "cat"))]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from saliencyaug._opencv import require_cv2
 from saliencyaug.boxes.geometry import Box
 
 
@@ -46,7 +47,7 @@ def largest_component_box(foreground: np.ndarray) -> Box:
     Returns:
         The component's bounding :class:`Box`.
     """
-    import cv2
+    cv2 = require_cv2()
 
     h, w = foreground.shape
     if not foreground.any():

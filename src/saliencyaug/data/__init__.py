@@ -3,18 +3,19 @@ epoch loaders with per-sample augmentation seeds."""
 
 from __future__ import annotations
 
+from saliencyaug.data.assets import Manifest, collect_assets, default_assets_dir
 from saliencyaug.data.box_builder import BuildReport, build_box_cache
 from saliencyaug.data.box_file import BoxCache, BoxRecord
+from saliencyaug.data.catalog import DATASETS, FINE_GRAINED, open_dataset
+from saliencyaug.data.composite import CompositeEmoji
 from saliencyaug.data.datasets import (
     CUB200,
-    FINE_GRAINED,
     BoxedImageDataset,
     FGVCAircraft,
     ImageFolderWithBoxes,
     NABirds,
     Sample,
     StanfordCars,
-    open_dataset,
 )
 from saliencyaug.data.loader import (
     Epochs,
@@ -26,20 +27,25 @@ from saliencyaug.data.loader import (
 
 __all__ = [
     "CUB200",
+    "DATASETS",
     "FINE_GRAINED",
     "BoxCache",
     "BoxRecord",
     "BoxedImageDataset",
     "BuildReport",
+    "CompositeEmoji",
     "EpochShardSampler",
     "Epochs",
     "FGVCAircraft",
     "ImageFolderWithBoxes",
+    "Manifest",
     "NABirds",
     "Sample",
     "SeededSamples",
     "StanfordCars",
     "build_box_cache",
+    "collect_assets",
+    "default_assets_dir",
     "epoch_loader",
     "open_dataset",
     "sample_seed",

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from saliencyaug import _checks
+from saliencyaug._opencv import require_cv2
 from saliencyaug.boxes.geometry import scale_box
 from saliencyaug.boxes.search import BoxSearch
 from saliencyaug.data.box_file import FORMAT, VERSION, read_box_file
@@ -114,7 +115,7 @@ def compute_record(
 
 def _worker_init() -> None:  # pragma: no cover - runs in worker processes
     # one process per core already; OpenCV's own threads would oversubscribe the cores
-    import cv2
+    cv2 = require_cv2()
 
     cv2.setNumThreads(1)
 

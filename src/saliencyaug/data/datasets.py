@@ -73,6 +73,11 @@ class BoxedImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
+    @property
+    def has_boxes(self) -> bool:
+        """True when every image has an annotation box."""
+        return bool(self.samples) and all(s.box is not None for s in self.samples)
+
     def __getitem__(self, index: int) -> Any:
         sample = self.samples[index]
         image = tv_tensors.Image(load_image(sample.path))
@@ -351,55 +356,12 @@ class ImageFolderWithBoxes(BoxedImageDataset):
         super().__init__(samples, classes, transform)
 
 
-FINE_GRAINED = ("cub", "nabirds", "cars", "aircraft")
-
-
-def open_dataset(
-    name: str,
-    root: str | Path,
-    split: str = "train",
-    transform: Callable[..., Any] | None = None,
-) -> BoxedImageDataset:
-    """A fine-grained dataset by name, with its annotation boxes.
-
-    Args:
-        name: ``"cub"`` (:class:`CUB200`), ``"nabirds"``, ``"cars"`` (:class:`StanfordCars`) or
-            ``"aircraft"`` (:class:`FGVCAircraft`, variant level).
-        root: the dataset folder as distributed.
-        split: ``"train"`` or ``"test"``; FGVC-Aircraft also ``"val"`` and ``"trainval"``, and
-            its ``"train"`` means ``"trainval"`` (the 6,667 training images the papers use).
-        transform: see :class:`BoxedImageDataset`.
-
-    Raises:
-        ValueError: an unknown name or split.
-        FileNotFoundError: ``root`` does not hold the dataset's files (the message says which).
-
-    Example:
-        >>> open_dataset("flowers", "/data")
-        Traceback (most recent call last):
-        ...
-        ValueError: name must be one of ('cub', 'nabirds', 'cars', 'aircraft'), got 'flowers'
-    """
-    name = _checks.choice("name", name, FINE_GRAINED)
-    if name == "aircraft":
-        return FGVCAircraft(root, "trainval" if split == "train" else split, transform=transform)  # type: ignore[arg-type]
-    _check_split(split, ("train", "test"))
-    loaders: dict[str, Callable[..., BoxedImageDataset]] = {
-        "cub": CUB200,
-        "nabirds": NABirds,
-        "cars": StanfordCars,
-    }
-    return loaders[name](root, split, transform=transform)
-
-
 __all__ = [
     "CUB200",
-    "FINE_GRAINED",
     "BoxedImageDataset",
     "FGVCAircraft",
     "ImageFolderWithBoxes",
     "NABirds",
     "Sample",
     "StanfordCars",
-    "open_dataset",
 ]

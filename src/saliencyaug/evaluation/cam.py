@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from saliencyaug import _checks
+from saliencyaug._opencv import require_cv2
 from saliencyaug.evaluation.maxboxacc import normalize_scoremap
 from saliencyaug.image import colorize
 
@@ -79,7 +80,7 @@ def overlay(
         >>> out.shape, bool((out[3, 2:10] == (0, 230, 64)).all())
         ((20, 30, 3), True)
     """
-    import cv2
+    cv2 = require_cv2()
 
     h, w = image.shape[:2]
     out = image.astype(np.float32)

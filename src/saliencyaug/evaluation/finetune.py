@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from saliencyaug import _checks
 from saliencyaug.data import epoch_loader
-from saliencyaug.distributed import rank, unwrap, world_size
+from saliencyaug.distributed import Processes, rank, unwrap, world_size, wrap_ddp
 from saliencyaug.evaluation.linear import scheduled_lr
 from saliencyaug.evaluation.protocols import (
     FinetuneProtocol,
@@ -34,6 +34,7 @@ from saliencyaug.evaluation.protocols import (
     label_fraction_indices,
     linear_protocol,
 )
+from saliencyaug.image import to_image_tensor
 from saliencyaug.transforms.presets import IMAGENET_MEAN, IMAGENET_STD
 
 
@@ -42,8 +43,6 @@ def finetune_transforms(size: int = 224) -> tuple[Any, Any]:
     flip, and resize ``size * 256 / 224`` + centre crop ``size``; both ImageNet-normalised.
     Each is called as ``transform(image, boxes=None)`` and returns the image tensor."""
     from torchvision.transforms import v2
-
-    from saliencyaug.image import to_image_tensor
 
     norm = [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
     train = v2.Compose([v2.RandomResizedCrop(size), v2.RandomHorizontalFlip(), *norm])
@@ -114,8 +113,6 @@ def _train(
     frozen_backbone: bool,
     num_workers: int,
 ) -> nn.Module:
-    from saliencyaug.distributed import Processes, wrap_ddp
-
     net = wrap_ddp(model.to(device), Processes(rank(), world_size(), device))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)

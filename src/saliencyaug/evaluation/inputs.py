@@ -40,8 +40,8 @@ def encode_labels(
         (tensor([1, 0, 1]), tensor([ 0, -1]), tensor([-3,  7]))
     """
     classes = torch.unique(train.long())
-    train_index = torch.searchsorted(classes, train.long())
-    pos = torch.searchsorted(classes, test.long()).clamp(max=len(classes) - 1)
+    train_index = torch.searchsorted(classes, train.long().contiguous())
+    pos = torch.searchsorted(classes, test.long().contiguous()).clamp(max=len(classes) - 1)
     test_index = torch.where(classes[pos] == test.long(), pos, torch.full_like(pos, -1))
     return train_index, test_index, classes
 

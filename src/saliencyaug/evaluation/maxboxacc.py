@@ -36,6 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from saliencyaug import _checks
+from saliencyaug._opencv import require_cv2
+from saliencyaug.evaluation._maxboxacc_kernels import EULER_GAIN, superlevel_components
 
 
 def normalize_scoremap(cam: np.ndarray) -> np.ndarray:
@@ -49,7 +51,7 @@ def normalize_scoremap(cam: np.ndarray) -> np.ndarray:
 
 def boxes_at_threshold(scoremap: np.ndarray, threshold: float, multi_contour: bool) -> np.ndarray:
     """Estimated boxes ``(K, 4)`` (x0, y0, x1, y1) of a normalised map at one threshold."""
-    import cv2
+    cv2 = require_cv2()
 
     height, width = scoremap.shape
     image = np.expand_dims((scoremap * 255).astype(np.uint8), 2)
@@ -125,8 +127,6 @@ def image_scores(
         ``(best_v1, best_v2)``, each ``(T,)``: the best IoU with the ground truth of the largest
         contour's box and of any contour's box at each threshold.
     """
-    from saliencyaug.evaluation._maxboxacc_kernels import EULER_GAIN, superlevel_components
-
     image = np.ascontiguousarray((scoremap * 255).astype(np.uint8))
     gt = np.ascontiguousarray(gt, dtype=np.float64)
     values = np.unique(image)
@@ -214,7 +214,7 @@ class MaxBoxAccEvaluator:
         Raises:
             ValueError: a CAM that is not 2-D, no ground-truth box, or a box outside the image.
         """
-        import cv2
+        cv2 = require_cv2()
 
         if np.iscomplexobj(cam) or isinstance(cam, (str, bytes)):
             raise TypeError(f"cam must be a real (h, w) map, got {type(cam).__name__}")

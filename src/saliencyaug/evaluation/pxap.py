@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from saliencyaug import _checks
+from saliencyaug._opencv import require_cv2
 from saliencyaug.evaluation.maxboxacc import normalize_scoremap
 
 
@@ -73,7 +74,7 @@ class PxAPEvaluator:
     def add(self, cam: np.ndarray, mask: np.ndarray, ignore: np.ndarray | None = None) -> None:
         """One image: ``cam`` ``(h, w)`` at any resolution, ``mask`` ``(H, W)`` binary (the
         object), ``ignore`` ``(H, W)`` binary (pixels left out), optional."""
-        import cv2
+        cv2 = require_cv2()
 
         cam = _check_cam(cam)
         mask = _check_mask("mask", mask)

@@ -47,7 +47,7 @@ from saliencyaug.evaluation.protocols import (
 from saliencyaug.evaluation.retrieval import retrieval_metrics
 from saliencyaug.image import to_image_tensor
 from saliencyaug.io import atomic_write_text
-from saliencyaug.transforms.presets import eval_view
+from saliencyaug.transforms.presets import IMAGENET_MEAN, IMAGENET_STD, eval_view
 
 KNN_TEMPERATURE = 0.07
 
@@ -216,7 +216,7 @@ def evaluate_splits(
         "protocol": "every test image a query against the rest of the test set, cosine "
         "similarity; AP over all same-class items",
     }
-    if test.samples and all(s.box is not None for s in test.samples):
+    if test.has_boxes:
         if classifier is None:
             fast = linear_probe_lbfgs(xtr, ytr, xte, yte)
             classifier, classes = fast.classifier, fast.classes
@@ -238,8 +238,6 @@ def _maxboxacc(
     device: str,
 ) -> dict[str, Any]:
     from torchvision.transforms import v2
-
-    from saliencyaug.transforms.presets import IMAGENET_MEAN, IMAGENET_STD
 
     plain = v2.Compose(
         [

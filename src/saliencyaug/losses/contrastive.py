@@ -180,10 +180,12 @@ class MoCoLoss(nn.Module):
     def forward(
         self, query: torch.Tensor, key: torch.Tensor, *, update: bool = True
     ) -> torch.Tensor:
+        # the queue starts full (random unit keys) and stays full: every row is a negative,
+        # and their order does not change InfoNCE (read as is, it also compiles)
         loss = info_nce(
             query,
             key,
-            negatives=self.queue.features().clone(),
+            negatives=self.queue.memory.clone(),
             temperature=self.temperature,
             reduction=self.reduction,
         )

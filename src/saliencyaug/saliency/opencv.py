@@ -20,32 +20,22 @@ from typing import Any
 
 import numpy as np
 
+from saliencyaug._opencv import require_cv2, saliency_factory
 from saliencyaug.image import to_rgb_uint8
-
-_FIX = (
-    "OpenCV's contrib modules are missing: install exactly one OpenCV wheel, the contrib one "
-    "(pip uninstall -y opencv-python opencv-python-headless opencv-contrib-python "
-    "opencv-contrib-python-headless && pip install opencv-contrib-python-headless)"
-)
 
 
 def opencv_saliency_factory(name: str) -> Any:
-    """Return ``cv2.saliency.<name>`` (a factory function), or raise an error saying how to fix it.
-
-    Availability is checked through the factory itself, not ``hasattr(cv2, "saliency")``:
-    a plain OpenCV wheel installed beside the contrib one can shadow the module.
+    """Return ``cv2.saliency.<name>`` (a factory function), or raise an error saying which
+    OpenCV wheel to install and which to remove (see :mod:`saliencyaug._opencv`).
 
     Raises:
         ImportError: OpenCV is missing or lacks the contrib saliency module.
     """
-    try:
-        import cv2
-    except ImportError as err:  # pragma: no cover - cv2 is a dependency
-        raise ImportError(_FIX) from err
-    factory = getattr(getattr(cv2, "saliency", None), name, None)
-    if factory is None:
-        raise ImportError(f"cv2.saliency.{name} not found. {_FIX}")
-    return factory
+    detector = {
+        "StaticSaliencySpectralResidual_create": "spectral_residual",
+        "StaticSaliencyFineGrained_create": "fine_grained",
+    }.get(name, name)
+    return saliency_factory(name, detector)
 
 
 def _normalise(saliency_map: np.ndarray) -> np.ndarray:
@@ -58,10 +48,9 @@ def _normalise(saliency_map: np.ndarray) -> np.ndarray:
 
 
 def _run(factory_name: str, image: Any) -> np.ndarray:
-    import cv2
-
-    rgb = to_rgb_uint8(image)
     detector = opencv_saliency_factory(factory_name)()  # cheap; objects are not thread-safe
+    cv2 = require_cv2()
+    rgb = to_rgb_uint8(image)
     ok, saliency_map = detector.computeSaliency(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise RuntimeError(f"cv2.saliency.{factory_name} failed on an image of shape {rgb.shape}")

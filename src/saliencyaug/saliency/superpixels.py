@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from saliencyaug import _checks
+from saliencyaug._opencv import require_cv2
 from saliencyaug.image import to_rgb_uint8
 
 # scipy's sparse graphs treat an explicit 0 as "no edge"; identical neighbours keep an edge.
@@ -99,7 +100,7 @@ def superpixel_graph(rgb: np.ndarray, n_segments: int, compactness: float) -> Su
 
 def work_image(rgb: np.ndarray, max_side: int | None) -> np.ndarray:
     """Downscale (area interpolation) so that the longer side is at most ``max_side``."""
-    import cv2
+    cv2 = require_cv2()
 
     h, w = rgb.shape[:2]
     if max_side is None or max(h, w) <= max_side:
@@ -111,7 +112,7 @@ def work_image(rgb: np.ndarray, max_side: int | None) -> np.ndarray:
 
 def to_input_size(saliency_map: np.ndarray, h: int, w: int) -> np.ndarray:
     """Bilinear resize of a map to ``(h, w)``, min-max normalised to [0, 1] float32."""
-    import cv2
+    cv2 = require_cv2()
 
     resized: np.ndarray = saliency_map.astype(np.float32)
     if resized.shape != (h, w):

@@ -106,6 +106,19 @@ def training_images(
             raise RecipeError(f"data.root {root} is not a folder")
         cache = BoxCache.load(box_file(recipe, root, run_path), root=root)
         return ImageFolderWithBoxes(root, cache, transform=transform)
+    if kind == "composite":
+        try:
+            return open_dataset(
+                "composite",
+                data["root"] or None,
+                data["split"] if data["split"] != "train" else "pretrain",
+                transform=transform,
+                size=data["size"] if "size" not in data["options"] else data["options"]["size"],
+                with_boxes=data["boxes"] == "ground_truth",  # "detector": SaliencySwap detects
+                **{k: v for k, v in data["options"].items() if k != "size"},
+            )
+        except (ValueError, TypeError) as err:
+            raise RecipeError(f"data.options: {err}") from None
     try:
         ds = open_dataset(kind, data["root"], data["split"], transform=transform)
     except ValueError as err:

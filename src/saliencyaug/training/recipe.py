@@ -36,12 +36,13 @@ DEFAULTS: Recipe = {
         "evaluation": "",  # the evaluation that produces them
     },
     "data": {
-        "dataset": "bundled",  # cub, cars, aircraft, nabirds, folder, bundled
+        "dataset": "bundled",  # cub, cars, aircraft, nabirds, composite, folder, bundled
         "root": "",
         "split": "train",
         "size": 224,
         "boxes": "ground_truth",  # or "detector": SaliencySwap boxes from views.detector
         "box_cache": "",  # folder for detected box files (default: the run folder)
+        "options": {},  # composite knobs, e.g. {length = 20000, share = 32}
         "num_workers": 0,
     },
     "views": {

@@ -1,0 +1,49 @@
+"""``saliencyaug study --scale smoke``: every arm end to end with the repository's trainers,
+resumable, with its summary; and the box-quality benchmark on composites."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from saliencyaug.cli import main
+from saliencyaug.study import ARMS, METRICS, SCALES
+
+
+def test_smoke_study_runs_every_arm_and_resumes(composite_assets: Path, tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    argv = ["study", "--scale", "smoke", "--out", str(out), "--assets", str(composite_assets)]
+    assert main(argv) == 0
+    spec = SCALES["smoke"]
+    results = sorted((out / "results").glob("*.json"))
+    assert len(results) == len(ARMS) * len(spec.shares) * len(spec.seeds)
+    for path in results:
+        record = json.loads(path.read_text())
+        for key, _ in METRICS:
+            assert 0.0 <= record[key] <= 100.0, (path.name, key)
+        if record["arm"] != "untrained":
+            log = out / "runs" / path.stem / "log.jsonl"
+            steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
+            assert max(steps) == spec.steps
+    summary = json.loads((out / "summary.json").read_text())
+    assert {(r["arm"], r["share"]) for r in summary["rows"]} == {
+        (arm, share) for arm in ARMS for share in spec.shares
+    }
+    assert (out / "summary.png").read_bytes()[:4] == b"\x89PNG"
+    assert "background leakage" in (out / "summary.md").read_text()
+    # a rerun trains nothing and leaves every result as it was
+    before = {p.name: p.read_text() for p in results}
+    stamps = {p: p.stat().st_mtime for p in (out / "runs").rglob("encoder.pt")}
+    assert main(argv) == 0
+    assert {p.name: p.read_text() for p in sorted((out / "results").glob("*.json"))} == before
+    assert {p: p.stat().st_mtime for p in (out / "runs").rglob("encoder.pt")} == stamps
+
+
+def test_box_quality_benchmark_on_composites(composite_assets: Path, tmp_path: Path) -> None:
+    report = tmp_path / "quality.json"
+    argv = ["bench", "box-quality", "--images", "6", "--size", "64"]
+    argv += ["--assets", str(composite_assets), "--json", str(report)]
+    assert main(argv) == 0
+    rows = json.loads(report.read_text())["rows"]
+    assert len(rows) == 4 * 4 + 1
+    assert all(0.0 <= r["mean_iou"] <= 1.0 and r["ms_per_image"] >= 0 for r in rows)
