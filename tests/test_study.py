@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from saliencyaug.cli import main
-from saliencyaug.study import ARMS, METRICS, SCALES
+from saliencyaug.study import DEFAULT_ARMS, METRICS, SCALES
 
 
 def test_smoke_study_runs_every_arm_and_resumes(composite_assets: Path, tmp_path: Path) -> None:
@@ -16,7 +16,7 @@ def test_smoke_study_runs_every_arm_and_resumes(composite_assets: Path, tmp_path
     assert main(argv) == 0
     spec = SCALES["smoke"]
     results = sorted((out / "results").glob("*.json"))
-    assert len(results) == len(ARMS) * len(spec.shares) * len(spec.seeds)
+    assert len(results) == len(DEFAULT_ARMS) * len(spec.shares) * len(spec.seeds)
     for path in results:
         record = json.loads(path.read_text())
         for key, _ in METRICS:
@@ -27,7 +27,7 @@ def test_smoke_study_runs_every_arm_and_resumes(composite_assets: Path, tmp_path
             assert max(steps) == spec.steps
     summary = json.loads((out / "summary.json").read_text())
     assert {(r["arm"], r["share"]) for r in summary["rows"]} == {
-        (arm, share) for arm in ARMS for share in spec.shares
+        (arm, share) for arm in DEFAULT_ARMS for share in spec.shares
     }
     assert (out / "summary.png").read_bytes()[:4] == b"\x89PNG"
     assert "background leakage" in (out / "summary.md").read_text()

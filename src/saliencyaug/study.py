@@ -15,7 +15,8 @@ then evaluates each encoder on probe splits whose backgrounds are disjoint from 
   over the number of photographs). Lower means less background in the features.
 
 Arms: an untrained encoder (reference), BYOL + RandomResizedCrop, BYOL + SaliencySwap,
-BYOL + SaliencySwap + CVSA alignment, MoCo v2, MoCo v2 + decoder pairs. Every run writes
+BYOL + SaliencySwap + CVSA alignment, MoCo v2, MoCo v2 + decoder pairs (and, on request with
+``--arms``, the Grad-CAM sign ablation ``moco-pairs-sign-loss``). Every run writes
 ``runs/<arm>-r<r>-s<seed>/`` (the trainer's run folder) and ``results/<...>.json``; a rerun
 skips what is done and resumes what was interrupted. ``summary.json``, ``summary.md`` and
 ``summary.png`` hold the means and standard deviations over seeds.
@@ -79,7 +80,10 @@ ARMS: dict[str, tuple[str | None, list[str]]] = {
     "byol-saliencyswap-cvsa": ("train_byol.py", ["views.first=saliencyswap", "cvsa.enabled=true"]),
     "moco": ("train_moco.py", []),
     "moco-pairs": ("train_moco.py", ["pairs.enabled=true"]),
+    # ablation, on request: the Grad-CAM sign of Eq. 3 as printed instead of the prose's
+    "moco-pairs-sign-loss": ("train_moco.py", ["pairs.enabled=true", "pairs.sign=loss"]),
 }
+DEFAULT_ARMS = tuple(a for a in ARMS if a != "moco-pairs-sign-loss")
 
 METRICS = (
     ("linear_top1", "linear top-1"),
@@ -247,7 +251,7 @@ def run_study(
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {sorted(SCALES)}, got {scale!r}")
     spec = SCALES[scale]
-    chosen = arms or tuple(ARMS)
+    chosen = arms or DEFAULT_ARMS
     unknown = [a for a in chosen if a not in ARMS]
     if unknown:
         raise ValueError(f"unknown arms {unknown}; known: {sorted(ARMS)}")
@@ -399,4 +403,4 @@ def _plot(rows: list[dict[str, Any]], spec: Scale) -> bytes:
     return out.getvalue()
 
 
-__all__ = ["ARMS", "METRICS", "SCALES", "Scale", "run_study", "summarize"]
+__all__ = ["ARMS", "DEFAULT_ARMS", "METRICS", "SCALES", "Scale", "run_study", "summarize"]

@@ -63,6 +63,9 @@ def test_smoke_recipe_runs_from_the_command_line(recipe: str, tmp_path: Path) ->
     assert recorded["optim"]["max_steps"] == 3
     encoder = load_encoder(out / "encoder.pt")  # names its own architecture
     assert encoder.output_dim == 64
+    from_checkpoint = load_encoder(out / "checkpoint.pt")  # the trainer's checkpoint works too
+    for key, value in encoder.state_dict().items():
+        assert torch.equal(from_checkpoint.state_dict()[key], value), key
 
 
 def test_any_backbone_trains_with_cvsa_a_tiny_vit(tmp_path: Path) -> None:

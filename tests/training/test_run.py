@@ -175,3 +175,12 @@ def test_ctrl_c_says_how_to_resume(tmp_path: Path) -> None:
     os.kill(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "--resume" in err and "Traceback" not in err
+
+
+def test_tensorboard_logs_beside_the_json_lines(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    with RunFolder(tmp_path, load_recipe("smoke-byol")) as run:
+        run.open_log(None, tensorboard=True)
+        run.log({"step": 1, "loss": 0.5, "note": "text is skipped"})
+    events = list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
