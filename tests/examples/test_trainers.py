@@ -57,7 +57,10 @@ def test_smoke_recipe_runs_from_the_command_line(recipe: str, tmp_path: Path) ->
     losses = [e["loss"] for e in entries]
     assert all(math.isfinite(v) for v in losses) and len(set(losses)) > 1
     report = json.loads((out / "report.json").read_text())
-    assert {"knn", "retrieval", "linear_probe_lbfgs"} <= set(report) and report["num_test"] == 6
+    assert {"knn", "retrieval", "linear"} <= set(report) and report["num_test"] == 6
+    assert [(r["protocol"], r["settings"]["solver"]) for r in report["linear"]] == [
+        ("fast", "L-BFGS")
+    ]
     assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 3
     recorded = json.loads((out / "recipe.json").read_text())
     assert recorded["optim"]["max_steps"] == 3
