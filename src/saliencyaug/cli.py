@@ -30,6 +30,7 @@ from saliencyaug.evaluation.report import (
 from saliencyaug.image import list_images, load_image
 from saliencyaug.io import atomic_write_bytes, atomic_write_text
 from saliencyaug.models import load_encoder
+from saliencyaug.saliency import DEFAULT_DETECTOR
 from saliencyaug.study import run_study
 from saliencyaug.training import RecipeError, list_recipes, load_recipe
 from saliencyaug.transforms import SaliencySwap
@@ -273,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     boxes.add_argument("--out", required=True, help="box file to write (JSON lines)")
     boxes.add_argument(
         "--detector",
-        default="spectral_residual",
+        default=DEFAULT_DETECTOR,
         help="detector name or module:function (default: %(default)s)",
     )
     _box_search_arguments(boxes)
@@ -302,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--backgrounds", help="background image folder (default: ROOT or the photos)")
     grid.add_argument("--mode", default="replace", choices=["replace", "paste"])
     grid.add_argument(
-        "--detector", default="spectral_residual", help="detector (default: %(default)s)"
+        "--detector", default=DEFAULT_DETECTOR, help="detector (default: %(default)s)"
     )
     grid.add_argument("--size", type=int, default=224, help="view size (default: %(default)s)")
     grid.add_argument(

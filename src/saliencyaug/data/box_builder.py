@@ -26,7 +26,7 @@ from saliencyaug.boxes.search import BoxSearch
 from saliencyaug.data.box_file import FORMAT, VERSION, read_box_file
 from saliencyaug.image import load_image, scan_images
 from saliencyaug.io import OutputLock, atomic_write_text
-from saliencyaug.saliency import get_detector
+from saliencyaug.saliency import DEFAULT_DETECTOR, get_detector
 from saliencyaug.saliency.superpixels import work_image
 
 
@@ -129,7 +129,7 @@ def _work(
 def build_box_cache(
     root: str | Path,
     out: str | Path,
-    detector: str = "spectral_residual",
+    detector: str = DEFAULT_DETECTOR,
     search: BoxSearch | None = None,
     shard: tuple[int, int] = (0, 1),
     workers: int | None = None,

@@ -21,6 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from saliencyaug.saliency import DEFAULT_DETECTOR
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -50,7 +52,7 @@ DEFAULTS: Recipe = {
         "mode": "replace",
         "scale": [0.5, 1.0],  # SaliencySwap crop scale (lambda, 1)
         "rrc_scale": [0.2, 1.0],  # MoCo v2's RandomResizedCrop scale
-        "detector": "spectral_residual",
+        "detector": DEFAULT_DETECTOR,
         "objective": "excess",  # box-search objective for detected boxes
         "box_options": {},  # its parameters, e.g. {min_area = 0.1} for "mean"
         "p": 1.0,
