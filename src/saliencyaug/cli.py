@@ -411,7 +411,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     study.add_argument("--scale", default="cpu", choices=["smoke", "cpu", "gpu"])
     study.add_argument("--out", required=True, help="study folder")
-    study.add_argument("--arms", nargs="+", help="arms to run (default: all)")
+    study.add_argument(
+        "--arms",
+        nargs="+",
+        help="arms to run and summarise (default: the six main arms; add "
+        "moco-pairs-sign-loss for the Grad-CAM sign ablation)",
+    )
     study.add_argument("--assets", help="assets folder (default: $SALIENCYAUG_ASSETS or ~/.cache)")
 
     merge = sub.add_parser("boxes-merge", help="merge box files (e.g. shards) into one")

@@ -19,7 +19,7 @@ BYOL + SaliencySwap + CVSA alignment, MoCo v2, MoCo v2 + decoder pairs (and, on 
 ``--arms``, the Grad-CAM sign ablation ``moco-pairs-sign-loss``). Every run writes
 ``runs/<arm>-r<r>-s<seed>/`` (the trainer's run folder) and ``results/<...>.json``; a rerun
 skips what is done and resumes what was interrupted. ``summary.json``, ``summary.md`` and
-``summary.png`` hold the means and standard deviations over seeds.
+``summary.png`` hold the means and sample standard deviations over seeds.
 """
 
 from __future__ import annotations
@@ -309,7 +309,7 @@ def summarize(folder: Path, arms: tuple[str, ...], spec: Scale) -> dict[str, Any
             for key, _ in METRICS:
                 values = [r[key] for r in runs]
                 row[key] = statistics.fmean(values)
-                row[f"{key}_std"] = statistics.pstdev(values) if len(values) > 1 else 0.0
+                row[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
             row["background_chance"] = runs[0]["background_chance"]
             row["train_minutes"] = statistics.fmean(r["train_seconds"] for r in runs) / 60
             rows.append(row)

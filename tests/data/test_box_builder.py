@@ -65,7 +65,8 @@ def test_build_matches_direct_computation(image_tree: Path, tmp_path: Path) -> N
     assert [e["path"] for e in errors] == ["a/broken.jpg"] == [e["path"] for e in report.errors]
     assert not (tmp_path / "boxes.jsonl.part").exists()
     header, *entries = _lines(out)
-    assert header["format"] == "saliencyaug-boxes" and header["detector"] == DEFAULT_DETECTOR == "geodesic"
+    assert header["format"] == "saliencyaug-boxes"
+    assert header["detector"] == DEFAULT_DETECTOR == "geodesic"
     expected = _expected(image_tree)
     assert {e["path"]: e for e in entries} == expected
     cache = BoxCache.load(out)
