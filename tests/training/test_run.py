@@ -168,6 +168,9 @@ def test_ctrl_c_says_how_to_resume(tmp_path: Path) -> None:
         [sys.executable, str(EXAMPLES / "train_byol.py"), *argv, "train.checkpoint_every=1"],
         stderr=subprocess.PIPE,
         text=True,
+        # as at a terminal: a test run started in the background (`pytest &`, nohup) inherits
+        # SIGINT ignored, and Python then keeps ignoring it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 120
     while not (out / "checkpoint.pt").exists() and time.time() < deadline:
