@@ -358,10 +358,14 @@ def _plot(rows: list[dict[str, Any]], spec: Scale) -> bytes:
         (44, 160, 44),
         (214, 39, 40),
         (148, 103, 189),
+        (140, 86, 75),
     ]
-    panel_w, panel_h, margin = 760, 300, 50
+    panel_w, panel_h, margin = 900, 300, 50
+    legend_rows = (len(arms) + 5) // 6
     image = Image.new(
-        "RGB", (panel_w, margin + len(spec.shares) * (panel_h + margin) + 30), "white"
+        "RGB",
+        (panel_w, margin + len(spec.shares) * (panel_h + margin) + 14 + 16 * legend_rows),
+        "white",
     )
     draw = ImageDraw.Draw(image)
     for p, share in enumerate(spec.shares):
@@ -371,6 +375,10 @@ def _plot(rows: list[dict[str, Any]], spec: Scale) -> bytes:
             f"r = {share} (background sharing); bars: mean, whisker: std",
             fill="black",
         )
+        for level in (25, 50, 75, 100):  # y axis: percent
+            y = top + panel_h - panel_h * level / 100
+            draw.line((40, y, panel_w - 10, y), fill=(225, 225, 225))
+            draw.text((8, y - 6), f"{level}", fill="black")
         draw.line((40, top + panel_h, panel_w - 10, top + panel_h), fill="black")
         group_w = (panel_w - 60) / len(METRICS)
         for m, (key, label) in enumerate(METRICS):
@@ -394,8 +402,8 @@ def _plot(rows: list[dict[str, Any]], spec: Scale) -> bytes:
                     fill="black",
                 )
     for a, arm in enumerate(arms):
-        x = 10 + a * 125
-        y = image.height - 22
+        x = 10 + (a % 6) * 148
+        y = image.height - 22 - 16 * (legend_rows - 1 - a // 6)
         draw.rectangle((x, y, x + 10, y + 10), fill=colours[a % len(colours)])
         draw.text((x + 14, y - 2), arm, fill="black")
     out = io.BytesIO()
