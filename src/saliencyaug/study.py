@@ -95,6 +95,16 @@ METRICS = (
     ("background_leakage", "background leakage"),
 )
 
+# The papers' claims as paired comparisons (method, its baseline): same seed and r, so the
+# pre-training data and the probe splits are identical and only the method differs.
+COMPARISONS = (
+    ("byol-saliencyswap", "byol-rrc"),
+    ("byol-saliencyswap-cvsa", "byol-saliencyswap"),
+    ("byol-saliencyswap-cvsa", "byol-rrc"),
+    ("moco-pairs", "moco"),
+    ("moco-pairs-sign-loss", "moco-pairs"),
+)
+
 
 def examples_dir() -> Path:
     """The repository's ``examples/`` (the study runs the trainers users run)."""
@@ -295,7 +305,8 @@ def run_study(
 
 
 def summarize(folder: Path, arms: tuple[str, ...], spec: Scale) -> dict[str, Any]:
-    """Means and standard deviations over seeds per arm and ``r``: summary.json, .md, .png."""
+    """Means and sample standard deviations over seeds per arm and ``r``, and the paired
+    comparisons of each method with its baseline: summary.json, .md, .png."""
     rows = []
     for share in spec.shares:
         for arm in arms:
@@ -313,11 +324,70 @@ def summarize(folder: Path, arms: tuple[str, ...], spec: Scale) -> dict[str, Any
             row["background_chance"] = runs[0]["background_chance"]
             row["train_minutes"] = statistics.fmean(r["train_seconds"] for r in runs) / 60
             rows.append(row)
-    summary = {"rows": rows, "metrics": dict(METRICS), "machine": _machine()}
+    comparisons = _compare(folder, arms, spec)
+    summary = {
+        "rows": rows,
+        "comparisons": comparisons,
+        "metrics": dict(METRICS),
+        "machine": _machine(),
+    }
     atomic_write_text(folder / "summary.json", json.dumps(summary, indent=1) + "\n")
-    atomic_write_text(folder / "summary.md", _table(rows))
+    atomic_write_text(folder / "summary.md", _table(rows) + "\n" + _comparison_table(comparisons))
     atomic_write_bytes(folder / "summary.png", _plot(rows, spec))
     return summary
+
+
+def _compare(folder: Path, arms: tuple[str, ...], spec: Scale) -> list[dict[str, Any]]:
+    """Per comparison and metric: the differences method - baseline over every (r, seed) run
+    both arms have, their mean, and in how many runs the method was higher."""
+    out = []
+    for method, baseline in COMPARISONS:
+        if method not in arms or baseline not in arms:
+            continue
+        pairs = []
+        for share in spec.shares:
+            for seed in spec.seeds:
+                mine, base = (
+                    folder / "results" / f"{x}-r{share}-s{seed}.json" for x in (method, baseline)
+                )
+                if mine.exists() and base.exists():
+                    pairs.append((json.loads(mine.read_text()), json.loads(base.read_text())))
+        if not pairs:
+            continue
+        row: dict[str, Any] = {"method": method, "baseline": baseline, "runs": len(pairs)}
+        for key, _ in METRICS:
+            diffs = [m[key] - r[key] for m, r in pairs]
+            row[key] = {
+                "mean": statistics.fmean(diffs),
+                "min": min(diffs),
+                "max": max(diffs),
+                "higher": sum(d > 0 for d in diffs),
+            }
+        out.append(row)
+    return out
+
+
+def _comparison_table(comparisons: list[dict[str, Any]]) -> str:
+    if not comparisons:
+        return ""
+    head = "| method - baseline | runs | " + " | ".join(label for _, label in METRICS) + " |"
+    lines = [
+        "Paired differences (method - baseline, same r and seed): mean (min..max), "
+        "and in how many runs the method was higher.",
+        "",
+        head,
+        "|" + " --- |" * (len(METRICS) + 2),
+    ]
+    for row in comparisons:
+        cells = [
+            f"{row[k]['mean']:+.1f} ({row[k]['min']:+.1f}..{row[k]['max']:+.1f}) "
+            f"{row[k]['higher']}/{row['runs']}"
+            for k, _ in METRICS
+        ]
+        lines.append(
+            f"| {row['method']} - {row['baseline']} | {row['runs']} | " + " | ".join(cells) + " |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _machine() -> dict[str, Any]:
@@ -411,4 +481,13 @@ def _plot(rows: list[dict[str, Any]], spec: Scale) -> bytes:
     return out.getvalue()
 
 
-__all__ = ["ARMS", "DEFAULT_ARMS", "METRICS", "SCALES", "Scale", "run_study", "summarize"]
+__all__ = [
+    "ARMS",
+    "COMPARISONS",
+    "DEFAULT_ARMS",
+    "METRICS",
+    "SCALES",
+    "Scale",
+    "run_study",
+    "summarize",
+]
