@@ -194,6 +194,25 @@ def finite_tensor(name: str, value: torch.Tensor) -> torch.Tensor:
     return value
 
 
+def real_map(name: str, value: Any) -> Any:
+    """A non-empty, finite, real ``(h, w)`` map as float32 numpy (CAMs for MaxBoxAcc and
+    PxAP: the authors' code turns a NaN map into zeros, which scores as a miss, so a broken
+    network would pass unnoticed; it is refused instead)."""
+    import numpy as np
+
+    if np.iscomplexobj(value) or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a real (h, w) map, got {_type_name(value)}")
+    try:
+        out = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a real (h, w) map, got {_type_name(value)}") from err
+    if out.ndim != 2 or out.size == 0:
+        raise ValueError(f"{name} must be a non-empty (h, w) map, got shape {out.shape}")
+    if not np.isfinite(out).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return out
+
+
 def finite_values(name: str, value: torch.Tensor) -> torch.Tensor:
     """:func:`finite_tensor`, skipped while ``torch.compile`` traces (a data-dependent check
     would break the graph; compiled code is checked when run eagerly)."""

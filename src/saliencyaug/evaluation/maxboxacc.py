@@ -216,18 +216,7 @@ class MaxBoxAccEvaluator:
         """
         cv2 = require_cv2()
 
-        if np.iscomplexobj(cam) or isinstance(cam, (str, bytes)):
-            raise TypeError(f"cam must be a real (h, w) map, got {type(cam).__name__}")
-        try:
-            cam = np.asarray(cam, dtype=np.float32)
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"cam must be a real (h, w) map, got {type(cam).__name__}") from err
-        if cam.ndim != 2 or cam.size == 0:
-            raise ValueError(f"cam must be a non-empty (h, w) map, got shape {cam.shape}")
-        if not np.isfinite(cam).all():
-            # the authors' code turns a NaN map into zeros, which scores as a miss: a broken
-            # network would pass unnoticed, so the library refuses it instead
-            raise ValueError("cam contains NaN or inf")
+        cam = _checks.real_map("cam", cam)
         try:
             gt = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
         except (TypeError, ValueError) as err:

@@ -22,20 +22,6 @@ from saliencyaug._opencv import require_cv2
 from saliencyaug.evaluation.maxboxacc import normalize_scoremap
 
 
-def _check_cam(cam: Any) -> np.ndarray:
-    if np.iscomplexobj(cam) or isinstance(cam, (str, bytes)):
-        raise TypeError(f"cam must be a real (h, w) map, got {type(cam).__name__}")
-    try:
-        out = np.asarray(cam, dtype=np.float32)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"cam must be a real (h, w) map, got {type(cam).__name__}") from err
-    if out.ndim != 2 or out.size == 0:
-        raise ValueError(f"cam must be a non-empty (h, w) map, got shape {out.shape}")
-    if not np.isfinite(out).all():
-        raise ValueError("cam contains NaN or inf")
-    return out
-
-
 def _check_mask(name: str, mask: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
     out = np.asarray(mask)
     if out.ndim != 2 or out.size == 0:
@@ -76,7 +62,7 @@ class PxAPEvaluator:
         object), ``ignore`` ``(H, W)`` binary (pixels left out), optional."""
         cv2 = require_cv2()
 
-        cam = _check_cam(cam)
+        cam = _checks.real_map("cam", cam)
         mask = _check_mask("mask", mask)
         keep = ~_check_mask("ignore", ignore, mask.shape) if ignore is not None else None
         h, w = mask.shape
