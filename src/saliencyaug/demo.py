@@ -17,11 +17,11 @@ from saliencyaug._opencv import require_cv2
 from saliencyaug.boxes import BoxSearch
 from saliencyaug.image import colorize
 from saliencyaug.io import atomic_write_bytes
-from saliencyaug.saliency import get_detector
+from saliencyaug.saliency import STILL_IMAGE_DETECTORS, get_detector
 from saliencyaug.visualize import BOX_COLORS, TileCanvas
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
-DEFAULT_DETECTORS = ("spectral_residual", "fine_grained", "rbd", "geodesic")
+DEFAULT_DETECTORS = STILL_IMAGE_DETECTORS
 
 
 def bundled_photos(names: Sequence[str] = PHOTOS) -> list[tuple[str, np.ndarray]]:

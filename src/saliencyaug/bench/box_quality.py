@@ -23,9 +23,9 @@ import numpy as np
 from saliencyaug.bench.environment import machine_header
 from saliencyaug.boxes import Box, BoxSearch
 from saliencyaug.data import CompositeEmoji
-from saliencyaug.saliency import get_detector
+from saliencyaug.saliency import STILL_IMAGE_DETECTORS, get_detector
 
-DETECTORS = ("spectral_residual", "fine_grained", "rbd", "geodesic")
+DETECTORS = STILL_IMAGE_DETECTORS
 OBJECTIVES: dict[str, dict[str, Any]] = {
     "excess (tau mean)": {"objective": "excess"},
     "excess (tau otsu)": {"objective": "excess", "tau": "otsu"},

@@ -95,6 +95,9 @@ def get_detector(detector: str | Detector, **params: Any) -> Detector:
     return partial(fn, **params) if params else fn
 
 
+STILL_IMAGE_DETECTORS = ("spectral_residual", "fine_grained", "rbd", "geodesic")
+"""The built-in detectors that work on a still image (``motion`` needs video)."""
+
 DEFAULT_DETECTOR = "geodesic"
 """The detector used where none is named (SaliencySwap, box files, recipes, the CLI).
 
@@ -106,6 +109,7 @@ detection in a fast pipeline, precompute a box file or pass ``"spectral_residual
 
 __all__ = [
     "DEFAULT_DETECTOR",
+    "STILL_IMAGE_DETECTORS",
     "Detector",
     "ModuleSaliency",
     "available_detectors",
