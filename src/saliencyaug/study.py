@@ -307,13 +307,12 @@ def run_study(
 def summarize(folder: Path, arms: tuple[str, ...], spec: Scale) -> dict[str, Any]:
     """Means and sample standard deviations over seeds per arm and ``r``, and the paired
     comparisons of each method with its baseline: summary.json, .md, .png."""
+    loaded = (json.loads(p.read_text()) for p in sorted((folder / "results").glob("*.json")))
+    records = {(r["arm"], r["share"], r["seed"]): r for r in loaded}
     rows = []
     for share in spec.shares:
         for arm in arms:
-            runs = [
-                json.loads(p.read_text())
-                for p in sorted((folder / "results").glob(f"{arm}-r{share}-s*.json"))
-            ]
+            runs = [records[arm, share, s] for s in spec.seeds if (arm, share, s) in records]
             if not runs:
                 continue
             row: dict[str, Any] = {"arm": arm, "share": share, "seeds": len(runs)}
@@ -324,7 +323,7 @@ def summarize(folder: Path, arms: tuple[str, ...], spec: Scale) -> dict[str, Any
             row["background_chance"] = runs[0]["background_chance"]
             row["train_minutes"] = statistics.fmean(r["train_seconds"] for r in runs) / 60
             rows.append(row)
-    comparisons = _compare(folder, arms, spec)
+    comparisons = _compare(records, arms, spec)
     summary = {
         "rows": rows,
         "comparisons": comparisons,
@@ -337,21 +336,21 @@ def summarize(folder: Path, arms: tuple[str, ...], spec: Scale) -> dict[str, Any
     return summary
 
 
-def _compare(folder: Path, arms: tuple[str, ...], spec: Scale) -> list[dict[str, Any]]:
+def _compare(
+    records: dict[tuple[str, int, int], dict[str, Any]], arms: tuple[str, ...], spec: Scale
+) -> list[dict[str, Any]]:
     """Per comparison and metric: the differences method - baseline over every (r, seed) run
     both arms have, their mean, and in how many runs the method was higher."""
     out = []
     for method, baseline in COMPARISONS:
         if method not in arms or baseline not in arms:
             continue
-        pairs = []
-        for share in spec.shares:
-            for seed in spec.seeds:
-                mine, base = (
-                    folder / "results" / f"{x}-r{share}-s{seed}.json" for x in (method, baseline)
-                )
-                if mine.exists() and base.exists():
-                    pairs.append((json.loads(mine.read_text()), json.loads(base.read_text())))
+        pairs = [
+            (records[method, share, seed], records[baseline, share, seed])
+            for share in spec.shares
+            for seed in spec.seeds
+            if (method, share, seed) in records and (baseline, share, seed) in records
+        ]
         if not pairs:
             continue
         row: dict[str, Any] = {"method": method, "baseline": baseline, "runs": len(pairs)}
