@@ -102,6 +102,8 @@ def test_your_own_module_and_small_resnet() -> None:
     assert isinstance(own, ModuleBackbone) and own.channels == (4, 6, 8, 10)
     out = own(torch.randn(2, 3, 32, 32))
     torch.testing.assert_close(out.pooled, out.maps[4].mean(dim=(2, 3)))
+    with pytest.raises(ValueError, match="freeze_stages does not know the stages"):
+        own.freeze_stages(2)  # a user's module: which of its parts is a stage is unknown
     with pytest.raises(ValueError, match="4 stage maps"):
         ModuleBackbone(nn.Conv2d(3, 4, 3))
     small = make_backbone("small_resnet", widths=(8, 16, 32, 64), blocks=(1, 2, 1, 1))

@@ -67,7 +67,10 @@ class _StagedBackbone(nn.Module):
 
     def _stage_modules(self) -> list[nn.Module]:
         """The stem followed by stages 1..4 (for freezing)."""
-        raise NotImplementedError(f"{type(self).__name__} cannot freeze stages")
+        raise ValueError(
+            f"freeze_stages does not know the stages of a {type(self).__name__}; set "
+            "requires_grad_(False) on the modules you want frozen"
+        )
 
     def freeze_stages(self, k: int) -> None:
         """Freeze the stem and stages 1..k (CVSA's second stage freezes the first two):
