@@ -25,7 +25,7 @@ import time
 from saliencyaug.saliency import spectral_residual
 
 def detect(image):
-    time.sleep(0.08)
+    time.sleep({delay})
     return spectral_residual(image)
 """
 
@@ -82,8 +82,10 @@ def test_parallel_workers_give_the_same_boxes(image_tree: Path, tmp_path: Path) 
     assert {e["path"]: e for e in _lines(out)[1:]} == _expected(image_tree)
 
 
-def _run_cli(root: Path, out: Path, tmp_path: Path, workers: int) -> subprocess.Popen:
-    (tmp_path / "slowdet.py").write_text(SLOW_DETECTOR)
+def _run_cli(
+    root: Path, out: Path, tmp_path: Path, workers: int, delay: float = 0.08
+) -> subprocess.Popen:
+    (tmp_path / "slowdet.py").write_text(SLOW_DETECTOR.format(delay=delay))
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     cmd = [
         sys.executable,
@@ -233,12 +235,14 @@ def test_two_concurrent_builds_one_writes_the_other_is_refused(
     image_tree: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "both.jsonl"
-    first = _run_cli(image_tree, out, tmp_path, 1)
+    # 0.5 s per image: the first build must still be running when the second one has imported
+    # torch and reaches the lock (seconds on a loaded 2-core machine; 0.08 s was a race)
+    first = _run_cli(image_tree, out, tmp_path, 1, delay=0.5)
     lock = tmp_path / "both.jsonl.lock"
     deadline = time.time() + 60
     while not lock.exists() and time.time() < deadline:
         time.sleep(0.02)
-    second = _run_cli(image_tree, out, tmp_path, 1)
+    second = _run_cli(image_tree, out, tmp_path, 1, delay=0.5)
     _, err2 = second.communicate(timeout=120)
     _, err1 = first.communicate(timeout=300)
     assert first.returncode == 0, err1.decode()
