@@ -3,7 +3,7 @@
 Importing the package changes no global state (no OpenCV thread count, no RNG seed, no numba
 thread count); heavy submodules are imported on first use.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from saliencyaug import best_box, get_detector
     >>> image = np.zeros((64, 64, 3), np.uint8); image[20:40, 10:30] = 255

@@ -55,7 +55,7 @@ def init_processes(device: str | None = None) -> Processes:
     Returns:
         The process's rank, the world size and its device.
 
-    Example:
+    Examples:
         >>> init_processes("cpu")
         Processes(rank=0, world=1, device=device(type='cpu'))
     """

@@ -8,7 +8,7 @@ by 255 / 65535 (as ``torchvision``'s ``to_dtype`` does); PIL's 32-bit integer mo
 read as 16-bit when its values fit, PIL's float mode ``F`` as [0, 1] when its values do, and
 both are min-max scaled otherwise. Nothing is clipped.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> to_rgb_uint8(np.full((2, 3), 0.5)).shape
     (2, 3, 3)
@@ -59,7 +59,7 @@ def to_rgb_uint8(image: Any, name: str = "image") -> np.ndarray:
         TypeError: an unsupported type or dtype.
         ValueError: a wrong shape, an empty image, float values outside [0, 1] or NaN.
 
-    Example:
+    Examples:
         >>> to_rgb_uint8(np.zeros((4, 5, 4), np.uint8)).shape
         (4, 5, 3)
     """
@@ -78,7 +78,7 @@ def to_rgb_uint8(image: Any, name: str = "image") -> np.ndarray:
 def image_size(image: Any, name: str = "image") -> tuple[int, int]:
     """``(H, W)`` of an image in any accepted form, without converting its pixels.
 
-    Example:
+    Examples:
         >>> image_size(np.zeros((4, 7, 3), np.uint8))
         (4, 7)
     """
@@ -108,7 +108,7 @@ def to_image_tensor(image: Any, name: str = "image") -> torch.Tensor:
         TypeError / ValueError: an unsupported type, shape or dtype, an empty image, a float
             tensor outside [0, 1] or with NaN/inf (naming ``name``).
 
-    Example:
+    Examples:
         >>> import torch
         >>> to_image_tensor(torch.zeros(1, 4, 5)).shape
         torch.Size([3, 4, 5])
@@ -190,7 +190,7 @@ def to_hwc_uint8(image: Any) -> np.ndarray:
 def colorize(saliency: np.ndarray) -> np.ndarray:
     """A float map in [0, 1] as an RGB uint8 image (OpenCV's inferno colour map).
 
-    Example:
+    Examples:
         >>> colorize(np.zeros((2, 3))).shape
         (2, 3, 3)
     """

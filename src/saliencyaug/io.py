@@ -20,7 +20,7 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
     ``kill -9`` can leave a ``.NAME.*.tmp`` file behind, never a half-written ``path``. The
     folder is created if needed.
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.bin"
         >>> with atomic_writer(p) as fh:
@@ -46,7 +46,7 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`).
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
         >>> atomic_write_bytes(p, b"hi"); p.read_bytes()
@@ -95,7 +95,7 @@ class OutputLock:
         RuntimeError: another process holds the lock.
         PermissionError / OSError: the lock file cannot be created (unwritable folder).
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib
         >>> out = pathlib.Path(tempfile.mkdtemp()) / "boxes.jsonl"
         >>> with OutputLock(out):

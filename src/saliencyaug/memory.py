@@ -1,7 +1,7 @@
 """A FIFO memory of vectors, gathered across processes: MoCo's key queue and the second paper's
 feature bank are both this one module.
 
-Example:
+Examples:
     >>> import torch
     >>> bank = MemoryQueue(dim=2, size=3)
     >>> bank.add(torch.tensor([[1.0, 2.0], [3.0, 4.0]]))

@@ -32,7 +32,7 @@ class TileCanvas:
         cols: number of columns.
         tile: tile side in pixels.
 
-    Example:
+    Examples:
         >>> canvas = TileCanvas(1, 2, tile=32)
         >>> canvas.place(0, 1, np.zeros((10, 20, 3), np.uint8), "x", [Box(1, 1, 5, 5)])
         >>> canvas.to_array().shape

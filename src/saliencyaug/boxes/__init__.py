@@ -1,6 +1,6 @@
 """Best-box search on saliency maps: box geometry, objectives and the exact search.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from saliencyaug.boxes import best_box
     >>> s = np.zeros((10, 10), np.float32); s[2:6, 3:8] = 1

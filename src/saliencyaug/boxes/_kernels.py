@@ -268,7 +268,10 @@ def max_sum_box(q, hmin, hmax, wmin, wmax, amin, budget):
 
     Args:
         q: int64 (H, W) map.
-        hmin, hmax, wmin, wmax: size limits (1 <= min <= max).
+        hmin: smallest box height (1 <= hmin <= hmax).
+        hmax: largest box height.
+        wmin: smallest box width (1 <= wmin <= wmax).
+        wmax: largest box width.
         amin: minimum area (0 for none).
         budget: number of multi-band bound evaluations before switching to per-band solving.
 

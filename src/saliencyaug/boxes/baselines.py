@@ -1,7 +1,7 @@
 """Baselines the box-search benchmark times beside the library's search: the textbook
 maximum-subarray search and one summed-area table (numba, float64).
 
-Example:
+Examples:
     >>> import numpy as np
     >>> s = np.array([[-1.0, 2.0], [3.0, -4.0]])
     >>> float(max_subarray_2d(s)[0]), float(integral_image(s)[-1, -1])

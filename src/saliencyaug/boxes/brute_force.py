@@ -40,7 +40,7 @@ def brute_force_best_box(
     Returns:
         The optimal :class:`Box` under the library's tie rule.
 
-    Example:
+    Examples:
         >>> s = np.zeros((5, 5)); s[1:3, 2:4] = 1.0
         >>> brute_force_best_box(s)
         Box(x0=2, y0=1, x1=4, y1=3)

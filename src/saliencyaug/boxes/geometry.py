@@ -5,7 +5,7 @@ Boxes are integer XYXY pixel coordinates, half-open (``x0 <= x < x1``, ``y0 <= y
 meaning of ``torchvision.tv_tensors.BoundingBoxes(format="XYXY")``; a :class:`Box` is never
 empty.
 
-Example:
+Examples:
     >>> box = Box(2, 1, 5, 4)
     >>> box.width, box.height, box.area
     (3, 3, 9)
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 class Box(NamedTuple):
     """An integer XYXY half-open box: ``x0 <= x < x1``, ``y0 <= y < y1``.
 
-    Example:
+    Examples:
         >>> Box(0, 0, 4, 2).area
         8
     """
@@ -60,7 +60,7 @@ class Box(NamedTuple):
 def scale_box(box: Box, from_size: tuple[int, int], to_size: tuple[int, int]) -> Box:
     """Map a box between resolutions ``(H, W)``, rounding outwards, clipped and never empty.
 
-    Example:
+    Examples:
         >>> scale_box(Box(1, 1, 2, 2), (4, 4), (2, 2))
         Box(x0=0, y0=0, x1=1, y1=1)
     """
@@ -75,7 +75,7 @@ def scale_box(box: Box, from_size: tuple[int, int], to_size: tuple[int, int]) ->
 def largest_box(boxes: Sequence[Box]) -> Box | None:
     """The box of largest area (the CVSA paper's choice for scene images), first on ties.
 
-    Example:
+    Examples:
         >>> largest_box([Box(0, 0, 2, 2), Box(0, 0, 3, 1), Box(1, 1, 3, 3)])
         Box(x0=0, y0=0, x1=2, y1=2)
     """
@@ -152,7 +152,7 @@ def boxes_to_list(boxes: tv_tensors.BoundingBoxes) -> list[Box]:
     """Integer XYXY boxes of a ``BoundingBoxes`` (any format), rounded and clipped to its
     canvas; boxes that are empty after that are dropped.
 
-    Example:
+    Examples:
         >>> from torchvision import tv_tensors
         >>> bb = tv_tensors.BoundingBoxes([[1, 2, 5, 9], [3, 3, 3, 4]], format="XYXY",
         ...                               canvas_size=(8, 8))
@@ -175,7 +175,7 @@ def to_bounding_boxes(
 ) -> tv_tensors.BoundingBoxes:
     """One box (or none) as ``BoundingBoxes`` on a canvas, in format ``fmt``.
 
-    Example:
+    Examples:
         >>> to_bounding_boxes(Box(1, 2, 3, 4), (5, 5)).tolist()
         [[1.0, 2.0, 3.0, 4.0]]
     """
@@ -196,7 +196,7 @@ def box_mask(
 ) -> torch.Tensor:
     """uint8 ``(1, H, W)`` mask, 1 inside ``box`` (all zeros for None).
 
-    Example:
+    Examples:
         >>> int(box_mask(Box(1, 1, 3, 2), (4, 4)).sum())
         2
     """
@@ -212,7 +212,7 @@ def mask_box(mask: Any) -> Box | None:
     """Bounding box of the non-zero pixels of a ``(1, H, W)`` or ``(H, W)`` mask (tensor or
     array), or None if it is empty.
 
-    Example:
+    Examples:
         >>> m = np.zeros((4, 5)); m[1:3, 2:4] = 1
         >>> mask_box(m)
         Box(x0=2, y0=1, x1=4, y1=3)

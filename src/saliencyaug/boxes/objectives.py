@@ -12,7 +12,7 @@ on the brightest pixel wins. These objectives are well posed (see ``docs/method.
 :class:`Fixed`      the window of one ``size`` with the highest mean
 ==============  =========================================================================
 
-Example:
+Examples:
     >>> make_objective("mean", min_area=0.25)
     Mean(min_size=None, min_area=0.25)
     >>> objective_from_dict(objective_to_dict(Excess(tau=0.5)))
@@ -56,7 +56,7 @@ class Excess:
     Args:
         tau: ``"mean"`` (the map's mean, default), ``"otsu"`` (Otsu's threshold) or a number.
 
-    Example:
+    Examples:
         >>> Excess(tau=np.float32(0.25)).tau
         0.25
     """
@@ -90,7 +90,7 @@ class Mean:
         min_size: minimum ``(height, width)`` (an int means a square).
         min_area: minimum area as a fraction of the map, in (0, 1].
 
-    Example:
+    Examples:
         >>> Mean(min_size=4).limits(10, 10)
         (4, 7, 4, 7, 0)
     """

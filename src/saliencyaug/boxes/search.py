@@ -209,7 +209,7 @@ class BoxSearch:
             parameter out of range.
         TypeError: a parameter of the wrong type.
 
-    Example:
+    Examples:
         >>> s = np.zeros((8, 8), np.float32); s[2:5, 3:7] = 1
         >>> BoxSearch()(s)
         Box(x0=3, y0=2, x1=7, y1=5)
@@ -374,7 +374,7 @@ def best_box(
         TypeError: not an array, or a non-real dtype.
         ValueError: wrong shape, empty map, NaN or inf, bad parameters.
 
-    Example:
+    Examples:
         >>> s = np.zeros((6, 9)); s[1:4, 2:8] = 0.9
         >>> best_box(s)
         Box(x0=2, y0=1, x1=8, y1=4)
@@ -411,7 +411,7 @@ def best_boxes(
         int64 ``(B, 4)`` XYXY boxes: a numpy array for numpy input, a tensor on the input's
         device for tensor input.
 
-    Example:
+    Examples:
         >>> maps = np.zeros((2, 5, 5)); maps[0, 1:3, 1:3] = 1; maps[1, 2:5, 0:2] = 1
         >>> best_boxes(maps).tolist()
         [[1, 1, 3, 3], [0, 2, 2, 5]]

@@ -1,6 +1,6 @@
 """Thresholding a saliency map: Otsu's level and the largest connected component's box.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> m = np.zeros((6, 6)); m[1:3, 1:4] = 1; m[4, 5] = 1
     >>> largest_component_box(m > 0.5)
@@ -21,7 +21,7 @@ def otsu_threshold(saliency: np.ndarray) -> float:
     The map is normalised to [0, 1] first so that very large values cannot overflow Otsu's
     between-class variance.
 
-    Example:
+    Examples:
         >>> 0.0 < otsu_threshold(np.array([[0.0, 0.1], [0.9, 1.0]])) < 0.9
         True
     """

@@ -47,7 +47,7 @@ class BoxCache:
         errors: ``{"path": ..., "error": ...}`` of images that could not be read.
         meta: the header of the (first) file.
 
-    Example:
+    Examples:
         >>> cache = BoxCache(records=[BoxRecord("a.jpg", (10, 20), Box(1, 2, 5, 8))])
         >>> cache.get("a.jpg")
         Box(x0=1, y0=2, x1=5, y1=8)

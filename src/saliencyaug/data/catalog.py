@@ -47,7 +47,7 @@ def open_dataset(
         ValueError: an unknown name or split.
         FileNotFoundError: ``root`` does not hold the dataset's files (the message says which).
 
-    Example:
+    Examples:
         >>> open_dataset("flowers", "/data")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...

@@ -125,7 +125,7 @@ class CompositeEmoji(BoxedImageDataset):
         with_boxes: return the exact boxes (False: empty boxes, so that SaliencySwap detects).
         transform: called as ``transform(image, boxes)``.
 
-    Example:
+    Examples:
         >>> ds = CompositeEmoji(split="train", length=4, size=64)  # doctest: +SKIP
         >>> image, boxes, label = ds[0]  # doctest: +SKIP
     """

@@ -54,7 +54,7 @@ class BoxedImageDataset(Dataset):
         classes: class names, indexed by label.
         transform: called as ``transform(image, boxes)``; its result replaces the pair.
 
-    Example:
+    Examples:
         >>> ds = BoxedImageDataset([], ["a"])
         >>> len(ds), ds.classes
         (0, ['a'])

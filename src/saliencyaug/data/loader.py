@@ -23,7 +23,7 @@ _MIX = 0x9E3779B97F4A7C15  # golden-ratio constant: spreads consecutive seeds ap
 def sample_seed(seed: int, epoch: int, position: int) -> int:
     """The seed of the sample at ``position`` of ``epoch``'s global order (a 63-bit integer).
 
-    Example:
+    Examples:
         >>> sample_seed(0, 0, 0) != sample_seed(0, 0, 1) != sample_seed(0, 1, 0)
         True
     """
@@ -118,12 +118,13 @@ def epoch_loader(
         batch_size: the global batch size (over all processes).
         seed: the run's seed.
         epoch: the epoch.
-        rank, world: this process and the number of processes.
+        rank: this process's rank.
+        world: the number of processes.
         skip: steps of this epoch already done (resume).
         num_workers: DataLoader worker processes (results do not depend on it).
         pin_memory: DataLoader's ``pin_memory``.
 
-    Example:
+    Examples:
         >>> from torch.utils.data import TensorDataset
         >>> ds = TensorDataset(torch.arange(10))
         >>> [b[0].tolist() for b in epoch_loader(ds, 4, seed=0, epoch=0)]

@@ -74,7 +74,7 @@ def overlay(
     """An RGB uint8 image blended with a colour-mapped, min-max normalised CAM resized to it,
     with XYXY ``boxes`` drawn on top (e.g. ground truth and the estimated box).
 
-    Example:
+    Examples:
         >>> img = np.zeros((20, 30, 3), np.uint8)
         >>> out = overlay(img, np.eye(4), boxes=[[2, 3, 10, 12]])
         >>> out.shape, bool((out[3, 2:10] == (0, 230, 64)).all())

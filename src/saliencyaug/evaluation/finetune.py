@@ -191,8 +191,9 @@ def finetune(
 
     Args:
         encoder: a backbone (``make_backbone``, ``load_encoder``); copied, never changed.
-        train_set, test_set: datasets of ``(image tensor, label)`` (train augmented, test not:
-            :func:`finetune_transforms`); labels ``0..num_classes-1``.
+        train_set: dataset of ``(image tensor, label)``, augmented
+            (:func:`finetune_transforms`); labels ``0..num_classes-1``.
+        test_set: dataset of ``(image tensor, label)``, not augmented.
         num_classes: number of classes.
         protocol: a :class:`~saliencyaug.evaluation.protocols.FinetuneProtocol` or its name.
         val_set: the validation set (default: a split of ``train_set``).

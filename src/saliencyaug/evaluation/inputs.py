@@ -35,7 +35,7 @@ def encode_labels(
     """``(train_index, test_index, classes)``: labels as indices ``0..K-1`` of the sorted
     training classes; a test label absent from training gets ``-1`` (never predicted right).
 
-    Example:
+    Examples:
         >>> encode_labels(torch.tensor([7, -3, 7]), torch.tensor([-3, 5]))
         (tensor([1, 0, 1]), tensor([ 0, -1]), tensor([-3,  7]))
     """

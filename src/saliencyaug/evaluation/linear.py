@@ -122,8 +122,10 @@ def linear_probe_sgd(
     (``"cvsa-linear"``: batch 16, 50 epochs, best test accuracy, raw features).
 
     Args:
-        train_x, train_y: training features ``(N, n)`` and labels.
-        test_x, test_y: test features and labels.
+        train_x: training features ``(N, n)``.
+        train_y: training labels ``(N,)``.
+        test_x: test features ``(M, n)``.
+        test_y: test labels ``(M,)``.
         lrs: learning rates tried.
         epochs: epochs per learning rate.
         batch_size: mini-batch size.

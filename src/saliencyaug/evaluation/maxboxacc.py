@@ -176,7 +176,7 @@ class MaxBoxAccEvaluator:
         method: ``"fast"`` (:func:`image_scores`) or ``"reference"``
             (:func:`reference_image_scores`); the results are identical.
 
-    Example:
+    Examples:
         >>> ev = MaxBoxAccEvaluator()
         >>> cam = np.zeros((8, 8)); cam[2:6, 2:6] = 1
         >>> ev.add(cam, [[2, 2, 5, 5]], image_size=(8, 8))

@@ -119,7 +119,7 @@ def label_fraction_indices(
     Returns:
         Sorted indices into ``labels``.
 
-    Example:
+    Examples:
         >>> label_fraction_indices([0, 0, 0, 0, 1, 1], 0.5).tolist()
         [0, 2, 5]
     """

@@ -43,7 +43,7 @@ class PxAPEvaluator:
     Args:
         interval: spacing of the score thresholds (the authors' ``cam_curve_interval``).
 
-    Example:
+    Examples:
         >>> ev = PxAPEvaluator()
         >>> mask = np.zeros((8, 8), bool); mask[2:6, 2:6] = True
         >>> ev.add(mask.astype(float), mask)

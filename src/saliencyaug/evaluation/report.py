@@ -121,8 +121,9 @@ def evaluate_splits(
 
     Args:
         encoder: a backbone (``load_encoder``, ``make_backbone``); never changed.
-        train, test: datasets of images with labels (and boxes), without transforms
+        train: dataset of images with labels (and boxes), without transforms
             (:func:`dataset_splits`, :func:`folder_splits`).
+        test: the test dataset, in the same form as ``train``.
         protocols: any of ``"fast"``, ``"cvsa-linear"``, ``"moco-linear"``,
             ``"cvsa-finetune"``.
         fractions: label fractions of the training set, in (0, 1] (1, 0.5, 0.2 in the

@@ -55,7 +55,7 @@ def retrieval_metrics(
     Returns:
         :class:`RetrievalResult`.
 
-    Example:
+    Examples:
         >>> f = torch.tensor([[1.0, 0], [0.9, 0.1], [0, 1.0], [0.1, 0.9]])
         >>> r = retrieval_metrics(f, torch.tensor([0, 0, 1, 1]), ks=(1,))
         >>> r.rank[1], r.mean_ap

@@ -5,7 +5,7 @@ Shapes: conv-head maps ``(B, d, h, w)``; view masks ``(B, 1, H, W)`` or ``(B, H,
 inside: gradients reach the online branch only. Arguments come in view pairs
 ``(view_1, view_2)``, crossed inside.
 
-Example:
+Examples:
     >>> import torch
     >>> p = (torch.randn(2, 8, 4, 4), torch.randn(2, 8, 4, 4))
     >>> h = (torch.randn(2, 8, 4, 4), torch.randn(2, 8, 4, 4))
@@ -46,7 +46,7 @@ def cross_view_attention(
         ``(B, h_q * w_q, h_k * w_k)``; row ``i`` holds position ``i`` of view q against every
         position of view k (row-major positions).
 
-    Example:
+    Examples:
         >>> cross_view_attention(torch.randn(2, 8, 3, 4), torch.randn(2, 8, 5, 2)).shape
         torch.Size([2, 12, 10])
     """
@@ -151,7 +151,8 @@ def saliency_alignment_loss(
         predictions: ``(p_1, p_2)``: online conv predictions of views 1 and 2, ``(B, d, h, w)``.
         projections: ``(h_1, h_2)``: target conv projections of views 1 and 2 (detached).
         masks: ``(M_1, M_2)``: the views' masks, ``(B, 1, H, W)`` or ``(B, H, W)``.
-        normalize, temperature: see :func:`correspondence_intensity`.
+        normalize: see :func:`correspondence_intensity`.
+        temperature: see :func:`correspondence_intensity`.
         reduction: ``"mean"`` (each term averaged over batch and positions, then summed),
             ``"sum"`` (over everything) or ``"none"`` (``(B,)``: per sample, the mean over
             positions of each term, summed).
@@ -192,7 +193,7 @@ class SaliencyAlignmentLoss(nn.Module):
     """Module form of :func:`saliency_alignment_loss`: ``forward(predictions, projections,
     masks)``.
 
-    Example:
+    Examples:
         >>> loss = SaliencyAlignmentLoss()
         >>> p, m = torch.randn(2, 8, 4, 4), torch.ones(2, 1, 16, 16)
         >>> float(loss((p, p), (p, p), (m, m))) >= 0
@@ -252,7 +253,8 @@ def cvsa_loss(
         map_projections: ``(h_1, h_2)``: target conv-head projections.
         masks: ``(M_1, M_2)``: the views' saliency masks.
         weight: weight of the alignment term (default 1, the paper's).
-        normalize, temperature: alignment options (see :func:`correspondence_intensity`).
+        normalize: alignment option (see :func:`correspondence_intensity`).
+        temperature: alignment option (see :func:`correspondence_intensity`).
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` (per sample, ``(B,)``), for both terms.
 
     Returns:

@@ -1,7 +1,7 @@
 """BYOL's loss: the symmetrised negative cosine similarity (CVSA paper Eq. 6; Grill et al.,
 NeurIPS 2020). SimSiam (Chen & He, CVPR 2021) uses the same loss with its own networks.
 
-Example:
+Examples:
     >>> import torch
     >>> p1, p2, h1, h2 = (torch.randn(4, 8) for _ in range(4))
     >>> float(byol_loss((p1, p2), (h1, h2))) <= 1.0
@@ -85,7 +85,7 @@ def _neg_cos(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 class BYOLLoss(nn.Module):
     """Module form of :func:`byol_loss`: ``forward(predictions, projections)``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> loss = BYOLLoss()
         >>> v = torch.randn(3, 4)

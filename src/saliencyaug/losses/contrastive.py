@@ -4,7 +4,7 @@ second paper's Eq. 1 and 7).
 He et al., CVPR 2020 and Chen et al., arXiv 2003.04297 (MoCo, MoCo v2); Chen et al., ICML 2020
 (SimCLR's NT-Xent); van den Oord et al., arXiv 1807.03748 (InfoNCE).
 
-Example:
+Examples:
     >>> import torch
     >>> q, k = torch.randn(8, 16), torch.randn(8, 16)
     >>> info_nce(q, k).ndim, nt_xent(q, k).ndim
@@ -87,7 +87,9 @@ def nt_xent(
     second paper writes its Eq. 1 and 7 (Yeh et al.'s decoupled contrastive loss).
 
     Args:
-        z1, z2: ``(B, d)``; ``(z1[i], z2[i])`` are the positive pairs.
+        z1: ``(B, d)`` embeddings of the first views.
+        z2: ``(B, d)`` embeddings of the second views; ``(z1[i], z2[i])`` are the positive
+            pairs.
         temperature: softmax temperature.
         decoupled: exclude the positive from the denominator.
         reduction: ``"mean"`` over the ``2B`` anchors, ``"sum"`` or ``"none"`` (``(2B,)``,
@@ -155,7 +157,7 @@ class MoCoLoss(nn.Module):
         temperature: softmax temperature (MoCo v2: 0.2).
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
 
-    Example:
+    Examples:
         >>> loss = MoCoLoss(dim=4, queue_size=16)
         >>> q, k = torch.randn(2, 4), torch.randn(2, 4)
         >>> float(loss(q, k)) > 0, len(loss.queue)

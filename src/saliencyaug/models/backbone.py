@@ -115,7 +115,7 @@ class ResNetBackbone(_StagedBackbone):
         weights: torchvision weights enum/name for ``arch`` given by name (no download here:
             pass weights you have locally through ``load_state_dict`` instead).
 
-    Example:
+    Examples:
         >>> net = ResNetBackbone("resnet18", stages=(3, 4))
         >>> out = net(torch.randn(2, 3, 64, 64))
         >>> out.pooled.shape, out.maps[4].shape, out.maps[3].shape
@@ -181,7 +181,7 @@ def small_resnet(
     (``(64, 128, 256, 512)`` and ``(2, 2, 2, 2)`` is ResNet-18). Use it as
     ``ResNetBackbone(small_resnet(...))``.
 
-    Example:
+    Examples:
         >>> ResNetBackbone(small_resnet((8, 16, 32, 64)))(torch.randn(2, 3, 32, 32)).pooled.shape
         torch.Size([2, 64])
     """
@@ -320,7 +320,7 @@ class ModuleBackbone(_StagedBackbone):
         stages: stages whose maps are returned.
         probe_size: side of the dummy image that reveals the widths.
 
-    Example:
+    Examples:
         >>> class Net(nn.Module):
         ...     def __init__(self):
         ...         super().__init__()
@@ -386,7 +386,7 @@ def make_backbone(
         stages: stages whose maps are returned.
         **options: see ``arch``.
 
-    Example:
+    Examples:
         >>> make_backbone("small_resnet", widths=(8, 16, 32, 64)).output_dim
         64
     """

@@ -22,7 +22,7 @@ def frozen_batchnorm_statistics(*modules: nn.Module) -> Iterator[None]:
         *modules: modules whose BatchNorm layers (``BatchNorm1d/2d/3d``, ``SyncBatchNorm``) are
             held; other layers are untouched.
 
-    Example:
+    Examples:
         >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
         >>> before = net[1].running_mean.clone()
         >>> with frozen_batchnorm_statistics(net):

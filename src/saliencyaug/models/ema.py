@@ -19,7 +19,7 @@ def ema_copy(module: nn.Module) -> nn.Module:
     broadcasts rank 0's weights when it wraps, so the copy is the same on every rank (a copy
     made before would keep each rank's own random initialisation).
 
-    Example:
+    Examples:
         >>> online = nn.Linear(3, 2); target = ema_copy(online)
         >>> target.weight is online.weight, target.weight.requires_grad
         (False, False)

@@ -25,7 +25,7 @@ class MLPHead(nn.Sequential):
 
     Shapes: ``(B, input_dim) -> (B, output_dim)``.
 
-    Example:
+    Examples:
         >>> MLPHead(512, 64, 16)(torch.randn(4, 512)).shape
         torch.Size([4, 16])
     """
@@ -44,7 +44,7 @@ class ConvHead(nn.Sequential):
     """Conv1x1 -> BatchNorm2d -> ReLU -> Conv1x1 on a feature map (CVSA's ``g_conv`` and
     ``p_conv``). Shapes: ``(B, input_dim, h, w) -> (B, output_dim, h, w)``.
 
-    Example:
+    Examples:
         >>> ConvHead(512, 64, 16)(torch.randn(2, 512, 7, 5)).shape
         torch.Size([2, 16, 7, 5])
     """

@@ -33,7 +33,7 @@ def save_encoder(
         arch: its :func:`~saliencyaug.models.make_backbone` name.
         options: its :func:`~saliencyaug.models.make_backbone` options (plain values).
 
-    Example:
+    Examples:
         >>> import tempfile, os
         >>> net = make_backbone("small_resnet", widths=(8, 16, 32, 64))
         >>> path = os.path.join(tempfile.mkdtemp(), "encoder.pt")

@@ -17,7 +17,7 @@ name                      source
 Ground-truth boxes enter through :func:`box_saliency`, a user's network through
 :class:`ModuleSaliency`.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> detect = get_detector("spectral_residual")
     >>> detect(np.zeros((24, 32, 3), np.uint8)).shape

@@ -57,7 +57,7 @@ def geodesic(
     Raises:
         ValueError: a non-positive parameter or a bad image.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> img = np.full((60, 80, 3), 90, np.uint8); img[20:40, 30:50] = (250, 250, 20)
         >>> s = geodesic(img)

@@ -69,7 +69,7 @@ def spectral_residual(image: Any) -> np.ndarray:
     Raises:
         ImportError: OpenCV contrib is not installed (the message says how to fix it).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> spectral_residual(np.zeros((32, 48, 3), np.uint8)).shape
         (32, 48)

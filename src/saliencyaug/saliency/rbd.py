@@ -60,7 +60,7 @@ def rbd(
     Raises:
         ValueError: a non-positive parameter or a bad image.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> img = np.zeros((60, 80, 3), np.uint8); img[20:40, 30:50] = (200, 30, 30)
         >>> s = rbd(img)

@@ -35,7 +35,7 @@ def box_saliency(boxes: Any, canvas_size: tuple[int, int] | None = None) -> np.n
     Raises:
         ValueError: no canvas size, a malformed box, or a box outside the canvas or empty.
 
-    Example:
+    Examples:
         >>> box_saliency([1, 0, 3, 2], canvas_size=(3, 4))
         array([[0., 1., 1., 0.],
                [0., 1., 1., 0.],
@@ -66,7 +66,7 @@ class ModuleSaliency:
         std: per-channel standard deviation for normalisation.
         activation: ``"sigmoid"`` for logits, ``None`` if the module returns probabilities.
 
-    Example:
+    Examples:
         >>> import torch
         >>> det = ModuleSaliency(torch.nn.Conv2d(3, 1, 3, padding=1), activation="sigmoid")
         >>> det(torch.rand(3, 16, 20)).shape

@@ -1,7 +1,7 @@
 """Learning from synthesized pairs (the second paper): the perturbation criteria, the feature
 decoder and the decoder-pair objective, together.
 
-Example:
+Examples:
     >>> from saliencyaug.synthesized import DecoderPairObjective, FeatureDecoder
     >>> pairs = DecoderPairObjective(feature_dim=512)        # bank D = 5632, alpha 1, nu 0.5
     >>> decoder = FeatureDecoder(512, output_size=64)

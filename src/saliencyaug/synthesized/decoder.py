@@ -48,7 +48,7 @@ class FeatureDecoder(nn.Module):
 
     Shapes: ``(B, input_dim) -> (B, out_channels, output_size, output_size)`` in [0, 1].
 
-    Example:
+    Examples:
         >>> FeatureDecoder(512, 64)(torch.randn(2, 512)).shape
         torch.Size([2, 3, 64, 64])
     """

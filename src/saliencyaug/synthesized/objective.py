@@ -81,12 +81,14 @@ class DecoderPairObjective(nn.Module):
             evaluation) to real images; the encoder must then be a module, or a bound method
             of one, so that its BatchNorm layers can be found.
         detach_generated: feed the generated images to the encoder detached (default).
-        mean, std: the normalisation of the encoder's inputs; the decoder works in [0, 1]
-            image space, so its output is normalised with these before the encoder sees it and
-            the clean batch is de-normalised for ``L_R``. ``None``: inputs are in [0, 1].
+        mean: the per-channel normalisation mean of the encoder's inputs; the decoder works
+            in [0, 1] image space, so its output is normalised with ``mean`` and ``std``
+            before the encoder sees it and the clean batch is de-normalised for ``L_R``.
+            ``None``: inputs are in [0, 1].
+        std: the per-channel normalisation standard deviation (with ``mean``).
         score_contrastive: the loss used for the Grad-CAM scores (default: InfoNCE, in-batch).
 
-    Example:
+    Examples:
         >>> from saliencyaug.synthesized import FeatureDecoder
         >>> enc = nn.Sequential(nn.Conv2d(3, 8, 3, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten())
         >>> proj, dec = nn.Linear(8, 4), FeatureDecoder(8, 16)

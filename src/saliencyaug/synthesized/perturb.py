@@ -9,7 +9,7 @@ second paper (sections 3.3-3.4; ``docs/method.md``).
   dimensions with ``s_i < kappa`` get noise ``N(0, std = eps_var * (1 - s_bar_i))`` with
   ``s_bar`` the min-max normalised ``s`` (Eq. 6); the others get exactly zero.
 
-Example:
+Examples:
     >>> import torch
     >>> minmax_normalize(torch.tensor([[1.0, 3.0, 2.0], [5.0, 5.0, 5.0]]))
     tensor([[0.0000, 1.0000, 0.5000],
@@ -100,7 +100,7 @@ class GradCAMPerturber(nn.Module):
         eps_g: noise scale (paper: 0.1).
         sign: see :func:`gradcam_scores`.
 
-    Example:
+    Examples:
         >>> noise = GradCAMPerturber(0.1).noise(torch.tensor([[0.0, 1.0, 0.5]]))
         >>> float(noise[0, 1]) == 0.0  # the most salient dimension is left alone
         True

@@ -38,7 +38,7 @@ class LARS(torch.optim.Optimizer):
         trust_coefficient: eta (BYOL: 1e-3).
         adapt: apply the trust ratio (default for groups that do not say).
 
-    Example:
+    Examples:
         >>> w = nn.Parameter(torch.tensor([3.0, 4.0]))
         >>> opt = LARS([w], lr=1.0, momentum=0.0, trust_coefficient=0.1)
         >>> w.grad = torch.tensor([0.0, 10.0])
@@ -112,7 +112,7 @@ def parameter_groups(
     weights (weight decay, LARS adaptation) and biases/normalisation parameters (neither), each
     marked ``fixed_lr`` when its network is named in ``fixed_lr`` (SimSiam's predictor).
 
-    Example:
+    Examples:
         >>> groups = parameter_groups({"net": nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))},
         ...                           weight_decay=1e-6)
         >>> [(len(g["params"]), g["weight_decay"], g["adapt"]) for g in groups]
@@ -163,7 +163,7 @@ def make_optimizer(
 def cosine_lr(step: int, total: int, warmup: int, peak: float) -> float:
     """Linear warm-up over ``warmup`` steps to ``peak``, then cosine decay to 0 at ``total``.
 
-    Example:
+    Examples:
         >>> [round(cosine_lr(s, 10, 2, 1.0), 3) for s in (0, 1, 2, 6, 10)]
         [0.5, 1.0, 1.0, 0.5, 0.0]
     """

@@ -140,7 +140,7 @@ class RecipeError(ValueError):
 def list_recipes() -> list[str]:
     """Names of the recipes shipped with the package.
 
-    Example:
+    Examples:
         >>> "cvsa-table1-cub" in list_recipes()
         True
     """
@@ -273,7 +273,7 @@ def apply_overrides(recipe: Recipe, overrides: Sequence[str]) -> Recipe:
     Raises:
         RecipeError: an override without ``=``, an unknown key, or a value of the wrong type.
 
-    Example:
+    Examples:
         >>> r = apply_overrides(load_recipe("smoke-byol"), ["data.root=/x", "optim.base_lr=0.1"])
         >>> r["data"]["root"], r["optim"]["base_lr"]
         ('/x', 0.1)
@@ -329,7 +329,7 @@ def load_recipe(source: str | Path, overrides: Sequence[str] = ()) -> Recipe:
         RecipeError: an unreadable file, bad TOML, an unknown section or key, a value of the
             wrong type.
 
-    Example:
+    Examples:
         >>> load_recipe("cvsa-table1-cub")["optim"]["batch_size"]
         1024
     """

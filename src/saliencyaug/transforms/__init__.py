@@ -1,6 +1,6 @@
 """SaliencySwap and its helpers: torchvision v2 transforms, kernels, sampler and presets.
 
-Example:
+Examples:
     >>> import torch
     >>> from saliencyaug.transforms import SaliencySwap
     >>> swap = SaliencySwap([torch.zeros(3, 30, 30, dtype=torch.uint8)], size=16, mode="paste")

@@ -61,7 +61,7 @@ class BackgroundPool:
         ValueError: an empty pool or a folder without images.
         TypeError: an unsupported source.
 
-    Example:
+    Examples:
         >>> import torch
         >>> pool = BackgroundPool([torch.zeros(3, 8, 8, dtype=torch.uint8)])
         >>> image, boxes = pool.sample()

@@ -101,7 +101,7 @@ class BatchSaliencySwap(nn.Module):
         paste_scale: ``paste`` mode: pasted area fraction of the image, U(paste_scale).
         p: probability that an output is swapped (else image ``i`` unchanged, mask = its box).
 
-    Example:
+    Examples:
         >>> images = torch.rand(4, 3, 32, 32)
         >>> boxes = torch.tensor([[4, 4, 28, 28]] * 4)
         >>> out, masks, params = BatchSaliencySwap()(images, boxes)

@@ -9,7 +9,7 @@ its parameters, and users can call the kernels with parameters of their own.
 Single images are ``(C, H, W)`` tensors (uint8 or float), batches ``(B, C, H, W)``; boxes are
 :class:`saliencyaug.boxes.Box` (integer XYXY, half-open) or int64 ``(B, 4)`` tensors.
 
-Example:
+Examples:
     >>> import torch
     >>> from saliencyaug.boxes import Box
     >>> bg = torch.zeros(3, 8, 8, dtype=torch.uint8)

@@ -49,7 +49,7 @@ class MultiView:
             lone remaining item is unwrapped, since a view's boxes can be empty and would not
             collate).
 
-    Example:
+    Examples:
         >>> from saliencyaug.transforms import SaliencySwap
         >>> swap = SaliencySwap([torch.zeros(3, 16, 16, dtype=torch.uint8)], size=8, mode="paste")
         >>> views = MultiView(swap)(torch.full((3, 20, 20), 9, dtype=torch.uint8))

@@ -7,7 +7,7 @@ and sigma ~ U(0.1, 2.0) with p = 0.5 (MoCo v2's probability; the CVSA paper give
 probability), then float conversion and ImageNet normalisation. Evaluation: resize the
 shorter side to 256, centre crop 224 (scaled with ``size``).
 
-Example:
+Examples:
     >>> import torch
     >>> image, mask = moco_v2_view(size=32)(torch.zeros(3, 48, 48, dtype=torch.uint8))
     >>> image.dtype, tuple(image.shape), mask.dtype
@@ -44,7 +44,8 @@ def moco_v2_view(
             (0.2, 1.0) at ``size``).
         size: the view's side when ``first`` is the default.
         blur_p: probability of the Gaussian blur.
-        mean, std: normalisation.
+        mean: per-channel normalisation mean.
+        std: per-channel normalisation standard deviation.
 
     Returns:
         A ``v2.Compose``; masks pass through it untouched by the photometric steps.

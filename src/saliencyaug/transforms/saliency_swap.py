@@ -262,7 +262,7 @@ class RandomResizedCropWithMask(_SalientView):
         ratio: aspect-ratio range ``w / h``.
         antialias: antialiased resizing.
 
-    Example:
+    Examples:
         >>> image, mask = RandomResizedCropWithMask(16)(torch.zeros(3, 40, 40, dtype=torch.uint8))
         >>> tuple(image.shape), bool(mask.all())
         ((3, 16, 16), True)
@@ -312,7 +312,7 @@ class SaliencySwap(_SalientView):
     Raises:
         ValueError / TypeError: out-of-range or mistyped arguments, an empty pool.
 
-    Example:
+    Examples:
         >>> bg = [torch.zeros(3, 40, 60, dtype=torch.uint8)]
         >>> fg = torch.full((3, 50, 50), 200, dtype=torch.uint8)
         >>> swap = SaliencySwap(bg, size=32, mode="paste")

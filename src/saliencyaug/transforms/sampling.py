@@ -15,7 +15,7 @@ so both follow the same distribution (CVSA paper, section 2.1; ``docs/method.md`
 Random numbers come from torch's global RNG (on the boxes' device) at call time, so DataLoader
 workers differ and ``torch.manual_seed`` reproduces a run. Boxes are int64 ``(N, 4)`` XYXY.
 
-Example:
+Examples:
     >>> import torch
     >>> _ = torch.manual_seed(0)
     >>> crops = sample_crop_boxes(torch.tensor([[10, 10, 110, 60]]), (0.5, 1.0), (3 / 4, 4 / 3))
@@ -125,8 +125,9 @@ def sample_swap_boxes(
             (``replace`` mode; ignored by ``paste``).
         canvas_size: ``(H, W)`` of the output.
         mode: ``"replace"`` or ``"paste"``.
-        scale, ratio, paste_scale: see :func:`sample_crop_boxes` and
-            :func:`sample_paste_boxes`.
+        scale: crop area range, see :func:`sample_crop_boxes`.
+        ratio: crop aspect-ratio range, see :func:`sample_crop_boxes`.
+        paste_scale: pasted-size range, see :func:`sample_paste_boxes`.
 
     Returns:
         ``(crop, target)``, int64 ``(N, 4)`` each.
@@ -144,7 +145,7 @@ def sample_derangement(n: int, device: torch.device | str | None = None) -> torc
     """A random cyclic derangement of ``0..n-1`` (nobody maps to itself) for ``n > 1``; the
     identity ``[0]`` for ``n = 1``.
 
-    Example:
+    Examples:
         >>> d = sample_derangement(5)
         >>> bool((d != torch.arange(5)).all()), sorted(d.tolist())
         (True, [0, 1, 2, 3, 4])
