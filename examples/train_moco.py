@@ -5,10 +5,11 @@
         --out runs/moco-pairs-cub --set data.root=/data/CUB_200_2011 model.init=r50_in1k.pt
 
 MoCo v2 (Chen et al., 2020): a query encoder and its momentum key encoder, an MLP head, InfoNCE
-against a queue of keys, shuffled BatchNorm for the keys across processes. ``pairs.enabled``
-adds the decoder-pair objective: ``L = L_moco + alpha L_R + nu L_Cp`` (second paper, Eq. 8),
-after pre-training the decoder with the encoder frozen. This file uses saliencyaug's public
-API only: copy it into your project and change what you like.
+against a queue of keys, shuffled BatchNorm for the keys across processes (in one process,
+the key encoder's BatchNorm over ``moco.bn_splits`` sub-batches of the shuffled batch).
+``pairs.enabled`` adds the decoder-pair objective: ``L = L_moco + alpha L_R + nu L_Cp`` (second
+paper, Eq. 8), after pre-training the decoder with the encoder frozen. This file uses
+saliencyaug's public API only: copy it into your project and change what you like.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from saliencyaug.distributed import shuffle_batch, unshuffle_batch, unwrap, wrap_ddp
+from saliencyaug.distributed import (
+    forward_in_sub_batches,
+    shuffle_batch,
+    unshuffle_batch,
+    unwrap,
+    wrap_ddp,
+)
 from saliencyaug.losses import MoCoLoss
 from saliencyaug.models import ema_copy, ema_update
 from saliencyaug.training import (
@@ -33,6 +40,7 @@ from saliencyaug.training import (
     epoch_loaders,
     finish_run,
     initialise,
+    key_sub_batches,
     pretrain_pair_decoder,
     recipe_optimizer,
     run_trainer,
@@ -92,6 +100,8 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
 
     dataset = training_dataset(recipe, run.path)
     check_queue_length(moco["queue"], len(dataset), recipe["optim"]["batch_size"])
+    # shuffle-BN across processes; in one process its stand-in: BatchNorm per sub-batch
+    key_splits = key_sub_batches(recipe, proc)
     schedule = Schedule.from_recipe(recipe, len(dataset))
     optimizer = recipe_optimizer(recipe, trained)
     amp = cfg["amp"] and device.type == "cuda"
@@ -118,9 +128,11 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
             set_learning_rate(optimizer, schedule.lr(step), schedule.peak_lr)
             with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
                 query = online(x1)
-                with torch.no_grad():  # keys: shuffled across processes for BatchNorm
+                with torch.no_grad():  # keys: shuffled BatchNorm (see key_sub_batches)
                     shuffled, restore = shuffle_batch(x2) if moco["shuffle_bn"] else (x2, None)
-                    keys = key_encoder(shuffled).projection
+                    keys = forward_in_sub_batches(
+                        lambda x: key_encoder(x).projection, shuffled, key_splits
+                    )
                     keys = unshuffle_batch(keys, restore) if restore is not None else keys
             loss = contrastive(query.projection.float(), keys.float())
             parts = {"moco": loss.item()}

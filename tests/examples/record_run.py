@@ -12,6 +12,7 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -32,13 +33,19 @@ def state_digest(module: Any) -> str:
     return h.hexdigest()[:16]
 
 
-def main() -> int:
+def trainer_from_argv() -> tuple[ModuleType, list[str], Path]:
+    """The trainer script named first on the command line, loaded as a module, the trainer's
+    own arguments, and its ``--out`` folder."""
     script, argv = Path(sys.argv[1]), sys.argv[2:]
-    out = Path(argv[argv.index("--out") + 1])
     spec = importlib.util.spec_from_file_location(script.stem, script)
     assert spec is not None and spec.loader is not None
     trainer = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(trainer)
+    return trainer, argv, Path(argv[argv.index("--out") + 1])
+
+
+def main() -> int:
+    trainer, argv, out = trainer_from_argv()
     record: dict[str, Any] = {"views": []}
     decoders: list[Any] = []
     real_wrap, real_loaders = trainer.wrap_ddp, trainer.epoch_loaders

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -205,6 +206,59 @@ def test_two_processes_start_equal_draw_different_views_and_reproduce(
         assert first[0]["decoder_end"] == first[1]["decoder_end"]
     again = _two_processes(script, recipe, tmp_path / "run2", images)
     assert [r["views"] for r in again] == [r["views"] for r in first]  # a fixed seed reproduces
+
+
+def _run_counted(
+    script: str, recipe: str, out: Path, processes: int
+) -> tuple[list[dict[str, float]], dict[str, np.ndarray]]:
+    """Run a trainer on ``processes`` processes with BatchNorm frozen (compare_ranks.py): the
+    losses of each step averaged over the processes (each logs the mean over its share of
+    the global batch) and the trained parameters."""
+    harness = str(Path(__file__).parent / "compare_ranks.py")
+    cmd = [sys.executable]
+    if processes > 1:
+        cmd += ["-m", "torch.distributed.run", "--nproc_per_node", str(processes)]
+        cmd += ["--master_port", str(_free_port())]
+    cmd += [harness, str(EXAMPLES / f"{script}.py"), "--recipe", recipe, "--out", str(out)]
+    cmd += ["--set", "data.num_workers=2", "optim.max_steps=3", "train.log_every=1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    per_rank = [json.loads((out / f"losses{r}.json").read_text()) for r in range(processes)]
+    steps = []
+    for entries in zip(*per_rank, strict=True):
+        keys = [k for k, v in entries[0].items() if k not in ("step", "epoch", "lr")]
+        steps.append(
+            {k: float(np.mean([np.mean(e[k]) for e in entries])) for k in keys}
+            | {"step": entries[0]["step"]}
+        )
+    with np.load(out / "parameters.npz") as params:
+        return steps, {k: params[k] for k in params.files}
+
+
+@pytest.mark.parametrize(
+    ("script", "recipe"),
+    [
+        ("train_byol", "smoke-cvsa"),
+        ("train_moco", "smoke-moco"),
+        ("train_moco", "smoke-moco-pairs"),
+    ],
+)
+def test_one_and_two_processes_train_alike_at_the_same_global_batch(
+    script: str, recipe: str, tmp_path: Path
+) -> None:
+    # the trainer's own seeding and workers; only BatchNorm is frozen, since per-process batch
+    # statistics are meant to differ. The pair and Grad-CAM terms gather their negatives and
+    # draw their noise for the global batch: without that, 2 processes gave half the negatives
+    one, one_params = _run_counted(script, recipe, tmp_path / "one", 1)
+    two, two_params = _run_counted(script, recipe, tmp_path / "two", 2)
+    assert [s["step"] for s in one] == [s["step"] for s in two] and len(one) >= 4 - 1
+    loss_gap = max(abs(a[k] - b[k]) for a, b in zip(one, two, strict=True) for k in a)
+    assert one_params.keys() == two_params.keys()
+    param_gap = max(float(np.abs(one_params[k] - two_params[k]).max()) for k in one_params)
+    print(f"{recipe}: max loss difference {loss_gap:.2e}, max parameter difference {param_gap:.2e}")
+    assert loss_gap < 1e-4, (one, two)
+    assert param_gap < 1e-5
 
 
 def test_momentum_targets_never_run_a_predictor() -> None:

@@ -12,6 +12,7 @@ from saliencyaug.training import (
     apply_overrides,
     check_queue_length,
     load_recipe,
+    reads_boxes,
     training_dataset,
     training_images,
 )
@@ -47,3 +48,55 @@ def test_queue_longer_than_the_data_set_warns() -> None:
     with pytest.warns(UserWarning, match=r"own image.*at most 5866"):
         assert not check_queue_length(65536, 5994, 128)
     assert check_queue_length(4096, 5994, 128)
+
+
+def _photo_folder(root: Path) -> Path:
+    from PIL import Image
+    from skimage import data
+
+    for i, name in enumerate(("chelsea", "coffee", "astronaut", "rocket")):
+        target = root / ("a" if i % 2 else "b") / f"{name}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(getattr(data, name)()).save(target)
+    return root
+
+
+@pytest.mark.filterwarnings("ignore:moco.queue")  # 4 images: the smoke queue is long for them
+@pytest.mark.parametrize(
+    ("recipe", "script", "builds"),
+    [
+        ("smoke-byol", "train_byol", False),  # RandomResizedCrop views: nothing reads boxes
+        ("smoke-moco-pairs", "train_moco", False),
+        ("smoke-cvsa", "train_byol", True),  # the alignment loss reads the box masks
+    ],
+)
+def test_a_recipe_builds_boxes_only_when_it_reads_them(
+    recipe: str, script: str, builds: bool, tmp_path: Path
+) -> None:
+    import importlib.util
+
+    from saliencyaug.training import run_trainer
+
+    images = _photo_folder(tmp_path / "images")
+    path = Path(__file__).resolve().parents[2] / "examples" / f"{script}.py"
+    spec = importlib.util.spec_from_file_location(script, path)
+    assert spec is not None and spec.loader is not None
+    trainer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(trainer)
+    out, cache = tmp_path / "run", tmp_path / "box-cache"
+    overrides = ["data.dataset=folder", f"data.root={images}", f"data.box_cache={cache}"]
+    overrides += ["optim.max_steps=1", "eval.train_root=", "eval.test_root="]
+    argv = ["--recipe", recipe, "--out", str(out), "--set", *overrides]
+    assert run_trainer(trainer.train, "boxes", argv) == 0
+    assert reads_boxes(load_recipe(recipe)) is builds
+    box_files = [
+        p for p in [*cache.rglob("*.jsonl"), *out.rglob("*.jsonl")] if p.name != "log.jsonl"
+    ]
+    assert len(box_files) == (1 if builds else 0), box_files
+
+
+def test_reads_boxes_follows_views_and_losses() -> None:
+    byol = load_recipe("smoke-byol")
+    assert not reads_boxes(byol)
+    assert reads_boxes(apply_overrides(byol, ["views.first=saliencyswap"]))
+    assert reads_boxes(apply_overrides(byol, ["cvsa.enabled=true"]))

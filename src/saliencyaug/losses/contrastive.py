@@ -19,6 +19,7 @@ from torch import nn
 
 from saliencyaug import _checks
 from saliencyaug._checks import Reduction
+from saliencyaug.distributed import concat_all_gather, gather_with_grad, global_rows, world_size
 from saliencyaug.memory import MemoryQueue
 
 
@@ -29,6 +30,7 @@ def info_nce(
     negatives: torch.Tensor | None = None,
     temperature: float = 0.2,
     reduction: Reduction = "mean",
+    gather_distributed: bool = False,
 ) -> torch.Tensor:
     """InfoNCE: cross-entropy of ``[q . k+, q . negatives] / temperature`` with the positive
     first; vectors are l2-normalised, ``key`` and ``negatives`` detached.
@@ -41,6 +43,10 @@ def info_nce(
             ``B >= 2``).
         temperature: MoCo v2's 0.2 by default.
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` (``(B,)``).
+        gather_distributed: with in-batch negatives (``negatives=None``) under
+            ``torch.distributed``, take the keys of every process as negatives (the loss is
+            then over this process's queries against the global batch, and the same maths at
+            any process count); every process must call it. No effect in one process.
 
     Raises:
         ValueError: shapes that do not match, NaN/inf, or no negative at all.
@@ -57,8 +63,12 @@ def info_nce(
                 "info_nce without negatives uses the other keys of the batch, so it needs a "
                 f"batch of at least 2, got {query.shape[0]}"
             )
-        logits = qn @ kn.t()
+        candidates = kn
         labels = torch.arange(query.shape[0], device=query.device)
+        if _checks.boolean("gather_distributed", gather_distributed) and world_size() > 1:
+            candidates = concat_all_gather(kn)  # keys are detached: no gradient to gather
+            labels = labels + global_rows(query.shape[0]).start
+        logits = qn @ candidates.t()
     else:
         _checks.tensor("negatives", negatives, ndim=2, shape="(K, d)", floating=True)
         _checks.finite_values("negatives", negatives)
@@ -79,6 +89,7 @@ def nt_xent(
     temperature: float = 0.2,
     decoupled: bool = False,
     reduction: Reduction = "mean",
+    gather_distributed: bool = False,
 ) -> torch.Tensor:
     """Symmetric InfoNCE over a batch of pairs (SimCLR's NT-Xent).
 
@@ -94,30 +105,42 @@ def nt_xent(
         decoupled: exclude the positive from the denominator.
         reduction: ``"mean"`` over the ``2B`` anchors, ``"sum"`` or ``"none"`` (``(2B,)``,
             anchors of ``z1`` first).
+        gather_distributed: under ``torch.distributed``, contrast this process's anchors with
+            the pairs of every process (gathered with gradients,
+            :func:`~saliencyaug.distributed.gather_with_grad`): with DDP the gradients are
+            then those of the loss over the global batch, whatever the number of processes;
+            every process must call it. No effect in one process.
 
     Raises:
-        ValueError: shapes that do not match, NaN/inf, or ``B = 1`` with ``decoupled`` (no
-            negative is left).
+        ValueError: shapes that do not match, NaN/inf, or one pair in all with ``decoupled``
+            (no negative is left).
     """
     how = _checks.reduction(reduction)
     temperature = _checks.positive("temperature", temperature)
     decoupled = _checks.boolean("decoupled", decoupled)
+    gather = _checks.boolean("gather_distributed", gather_distributed) and world_size() > 1
     _checks.vector_batches(("z1", "z2"), z1, z2)
     b = z1.shape[0]
     z1, z2 = z1.to(torch.promote_types(z1.dtype, z2.dtype)), z2.to(z1.dtype)
-    if decoupled and b < 2:
+    # candidates: the pairs of every process; anchors: this process's rows of them
+    n, start = (b * world_size(), global_rows(b).start) if gather else (b, 0)
+    if decoupled and n < 2:
         raise ValueError(
             "nt_xent(decoupled=True) needs a batch of at least 2: with one pair "
             "no negative is left in the denominator"
         )
+    if gather:
+        z1, z2 = gather_with_grad(z1), gather_with_grad(z2)
     z = F.normalize(torch.cat([z1, z2]), dim=1)
-    sim = (z @ z.t()) / temperature
-    eye = torch.eye(2 * b, dtype=torch.bool, device=z.device)
-    sim = sim.masked_fill(eye, float("-inf"))
-    pos_idx = torch.cat([torch.arange(b, 2 * b), torch.arange(0, b)]).to(z.device)
-    pos = sim[torch.arange(2 * b, device=z.device), pos_idx]
+    mine = torch.arange(start, start + b, device=z.device)
+    anchors = torch.cat([mine, mine + n])
+    positives = torch.cat([mine + n, mine])
+    rows = torch.arange(2 * b, device=z.device)
+    sim = (z[anchors] @ z.t()) / temperature
+    sim = sim.masked_fill(F.one_hot(anchors, 2 * n).bool(), float("-inf"))
+    pos = sim[rows, positives]
     if decoupled:
-        sim = sim.masked_fill(F.one_hot(pos_idx, 2 * b).bool(), float("-inf"))
+        sim = sim.masked_fill(F.one_hot(positives, 2 * n).bool(), float("-inf"))
     return _checks.reduce(torch.logsumexp(sim, dim=1) - pos, how)
 
 
@@ -125,12 +148,18 @@ class NTXentLoss(nn.Module):
     """Module form of :func:`nt_xent`: ``forward(z1, z2)``."""
 
     def __init__(
-        self, *, temperature: float = 0.2, decoupled: bool = False, reduction: Reduction = "mean"
+        self,
+        *,
+        temperature: float = 0.2,
+        decoupled: bool = False,
+        reduction: Reduction = "mean",
+        gather_distributed: bool = False,
     ) -> None:
         super().__init__()
         self.temperature = _checks.positive("temperature", temperature)
         self.decoupled = _checks.boolean("decoupled", decoupled)
         self.reduction: Reduction = _checks.reduction(reduction)
+        self.gather_distributed = _checks.boolean("gather_distributed", gather_distributed)
 
     def forward(self, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
         return nt_xent(
@@ -139,6 +168,7 @@ class NTXentLoss(nn.Module):
             temperature=self.temperature,
             decoupled=self.decoupled,
             reduction=self.reduction,
+            gather_distributed=self.gather_distributed,
         )
 
 

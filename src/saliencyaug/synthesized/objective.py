@@ -17,6 +17,7 @@ D = 5632.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, NamedTuple
 
 import torch
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from saliencyaug import _checks
-from saliencyaug.losses.contrastive import nt_xent
+from saliencyaug.losses.contrastive import info_nce, nt_xent
 from saliencyaug.memory import MemoryQueue
 from saliencyaug.models.batchnorm import frozen_batchnorm_statistics
 from saliencyaug.synthesized.perturb import (
@@ -33,7 +34,6 @@ from saliencyaug.synthesized.perturb import (
     GradCAMPerturber,
     ScoreSign,
     VariancePerturber,
-    default_contrastive,
 )
 
 
@@ -86,7 +86,13 @@ class DecoderPairObjective(nn.Module):
             before the encoder sees it and the clean batch is de-normalised for ``L_R``.
             ``None``: inputs are in [0, 1].
         std: the per-channel normalisation standard deviation (with ``mean``).
-        score_contrastive: the loss used for the Grad-CAM scores (default: InfoNCE, in-batch).
+        score_contrastive: the loss used for the Grad-CAM scores (default: InfoNCE with
+            temperature 0.2, the other images of the global batch as negatives).
+        gather_distributed: under ``torch.distributed`` (default on), the pair term and the
+            default Grad-CAM score contrast each image with the generated images of every
+            process, and the noise is drawn for the global batch: the objective is the same at
+            any number of processes (see ``docs/synthesized.md``); every process must call
+            it. No effect in one process.
 
     Examples:
         >>> from saliencyaug.synthesized import FeatureDecoder
@@ -122,7 +128,8 @@ class DecoderPairObjective(nn.Module):
         detach_generated: bool = True,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
-        score_contrastive: ContrastiveFn = default_contrastive,
+        score_contrastive: ContrastiveFn | None = None,
+        gather_distributed: bool = True,
     ) -> None:
         super().__init__()
         self.alpha = _checks.positive("alpha", alpha, allow_zero=True)
@@ -131,14 +138,23 @@ class DecoderPairObjective(nn.Module):
         self.decoupled = _checks.boolean("decoupled", decoupled)
         self.generated_statistics = _checks.boolean("generated_statistics", generated_statistics)
         self.detach_generated = _checks.boolean("detach_generated", detach_generated)
+        self.gather_distributed = _checks.boolean("gather_distributed", gather_distributed)
+        if score_contrastive is None:
+            score_contrastive = partial(
+                info_nce, temperature=0.2, gather_distributed=self.gather_distributed
+            )
         self.score_contrastive = _checks.callable_("score_contrastive", score_contrastive)
         feature_dim = _checks.integer("feature_dim", feature_dim, minimum=1)
         bank_size = _checks.integer("bank_size", bank_size, minimum=1)
         if (mean is None) != (std is None):
             raise ValueError("mean and std must be given together")
         self.bank = MemoryQueue(feature_dim, bank_size)
-        self.gradcam = GradCAMPerturber(eps_g, sign=sign)
-        self.variance = VariancePerturber(eps_var, kappa, axis=variance_axis)
+        self.gradcam = GradCAMPerturber(
+            eps_g, sign=sign, gather_distributed=self.gather_distributed
+        )
+        self.variance = VariancePerturber(
+            eps_var, kappa, axis=variance_axis, gather_distributed=self.gather_distributed
+        )
         self.register_buffer("mean", None if mean is None else self._channels("mean", mean))
         self.register_buffer("std", None if std is None else self._channels("std", std))
         if self.std is not None and bool((self.std <= 0).any()):
@@ -260,7 +276,13 @@ class DecoderPairObjective(nn.Module):
             generated = self.to_input(torch.cat([gen, gen_p]))
             z_all = projector(_pooled(encoder(generated), "encoder"))
         b = images.shape[0]
-        pair = nt_xent(z_all[:b], z_all[b:], temperature=self.temperature, decoupled=self.decoupled)
+        pair = nt_xent(
+            z_all[:b],
+            z_all[b:],
+            temperature=self.temperature,
+            decoupled=self.decoupled,
+            gather_distributed=self.gather_distributed,
+        )
         loss = self.alpha * reconstruction + self.nu * pair
         if not torch.compiler.is_compiling() and not bool(torch.isfinite(loss)):
             raise ValueError(

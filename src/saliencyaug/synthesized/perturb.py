@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from saliencyaug import _checks
+from saliencyaug.distributed import randn_global
 from saliencyaug.losses.contrastive import info_nce
 from saliencyaug.memory import MemoryQueue
 
@@ -99,6 +100,10 @@ class GradCAMPerturber(nn.Module):
     Args:
         eps_g: noise scale (paper: 0.1).
         sign: see :func:`gradcam_scores`.
+        gather_distributed: under ``torch.distributed``, draw the noise of the whole global
+            batch on rank 0 and give each process its rows
+            (:func:`~saliencyaug.distributed.randn_global`), so that the draws do not depend
+            on the number of processes; every process must call it. No effect in one process.
 
     Examples:
         >>> noise = GradCAMPerturber(0.1).noise(torch.tensor([[0.0, 1.0, 0.5]]))
@@ -106,10 +111,13 @@ class GradCAMPerturber(nn.Module):
         True
     """
 
-    def __init__(self, eps_g: float = 0.1, *, sign: ScoreSign = "score") -> None:
+    def __init__(
+        self, eps_g: float = 0.1, *, sign: ScoreSign = "score", gather_distributed: bool = False
+    ) -> None:
         super().__init__()
         self.eps_g = _checks.positive("eps_g", eps_g, allow_zero=True)
         self.sign: ScoreSign = _checks.choice("sign", sign, ("loss", "score"))
+        self.gather_distributed = _checks.boolean("gather_distributed", gather_distributed)
 
     def std(self, eta: torch.Tensor) -> torch.Tensor:
         """Per-dimension standard deviation ``eps_g * (1 - minmax(eta))``."""
@@ -117,7 +125,7 @@ class GradCAMPerturber(nn.Module):
 
     def noise(self, eta: torch.Tensor) -> torch.Tensor:
         """Gaussian noise for scores ``eta`` (torch RNG)."""
-        return torch.randn_like(eta) * self.std(eta)
+        return _standard_normal(eta, self.gather_distributed) * self.std(eta)
 
     def forward(
         self,
@@ -130,6 +138,10 @@ class GradCAMPerturber(nn.Module):
         return self.noise(
             gradcam_scores(v, v_aug, projector, contrastive=contrastive, sign=self.sign)
         )
+
+
+def _standard_normal(like: torch.Tensor, gather_distributed: bool) -> torch.Tensor:
+    return randn_global(like) if gather_distributed else torch.randn_like(like)
 
 
 def variance_scores(memory: torch.Tensor, *, axis: Axis = "column") -> torch.Tensor:
@@ -172,15 +184,23 @@ class VariancePerturber(nn.Module):
         eps_var: noise scale (paper: 0.05).
         kappa: variance threshold (paper: 0.02).
         axis: normalisation axis of :func:`variance_scores`.
+        gather_distributed: draw the global batch's noise on rank 0, as in
+            :class:`GradCAMPerturber`.
     """
 
     def __init__(
-        self, eps_var: float = 0.05, kappa: float = 0.02, *, axis: Axis = "column"
+        self,
+        eps_var: float = 0.05,
+        kappa: float = 0.02,
+        *,
+        axis: Axis = "column",
+        gather_distributed: bool = False,
     ) -> None:
         super().__init__()
         self.eps_var = _checks.positive("eps_var", eps_var, allow_zero=True)
         self.kappa = _checks.real("kappa", kappa)
         self.axis: Axis = _checks.choice("axis", axis, ("column", "row", "none"))
+        self.gather_distributed = _checks.boolean("gather_distributed", gather_distributed)
 
     def std(self, s: torch.Tensor) -> torch.Tensor:
         """``(n,)`` standard deviations: ``eps_var * (1 - s_bar)`` where ``s < kappa``, else 0."""
@@ -190,7 +210,7 @@ class VariancePerturber(nn.Module):
     def forward(self, v: torch.Tensor, bank: MemoryQueue) -> torch.Tensor:
         """Noise for ``(B, n)`` features from the bank's current variance (torch RNG)."""
         std = self.std(variance_scores(bank.features(), axis=self.axis))
-        return torch.randn_like(v) * std.to(v.dtype).view(1, -1)
+        return _standard_normal(v, self.gather_distributed) * std.to(v.dtype).view(1, -1)
 
 
 __all__ = [

@@ -9,6 +9,7 @@ Boxes: ``data.boxes = "ground_truth"`` uses the dataset's annotations (the CVSA 
 default); ``"detector"`` (and every image folder) uses boxes from ``views.detector`` and the
 ``views.objective`` box search, computed once into a box file whose name records the detector
 and the objective, so that changing either builds a new one instead of reusing the old.
+Detected boxes are built only when the recipe reads them (:func:`reads_boxes`).
 """
 
 from __future__ import annotations
@@ -88,6 +89,14 @@ def box_file(recipe: Recipe, images_root: Path, run_path: Path) -> Path:
     return path
 
 
+def reads_boxes(recipe: Recipe) -> bool:
+    """True when the recipe's views or losses read salient boxes: SaliencySwap views
+    (``views.first = "saliencyswap"``) or the CVSA loss (its masks come from the boxes).
+    RandomResizedCrop views for BYOL, MoCo, SimSiam or the decoder-pair objective do not, and
+    their detected boxes are never computed."""
+    return recipe["views"]["first"] == "saliencyswap" or bool(recipe["cvsa"]["enabled"])
+
+
 def training_images(
     recipe: Recipe, run_path: Path, transform: Callable[..., Any] | None = None
 ) -> BoxedImageDataset:
@@ -104,6 +113,8 @@ def training_images(
             on_main_first(lambda: bundled_folder(root))
         if not root.is_dir():
             raise RecipeError(f"data.root {root} is not a folder")
+        if not reads_boxes(recipe):  # no detection: nothing reads the boxes
+            return ImageFolderWithBoxes(root, BoxCache(root=root), "detect", transform)
         cache = BoxCache.load(box_file(recipe, root, run_path), root=root)
         return ImageFolderWithBoxes(root, cache, transform=transform)
     if kind == "composite":
@@ -125,7 +136,7 @@ def training_images(
         raise RecipeError(f"data: {err}") from None
     except FileNotFoundError as err:
         raise RecipeError(f"data.root {data['root']!r}: {err}") from None
-    if data["boxes"] == "detector":
+    if data["boxes"] == "detector" and reads_boxes(recipe):
         images_root = Path(os.path.commonpath([str(s.path.parent) for s in ds.samples]))
         cache = BoxCache.load(box_file(recipe, images_root, run_path), root=images_root)
         boxes = [cache.get(s.path.relative_to(images_root).as_posix()) for s in ds.samples]
@@ -228,6 +239,7 @@ __all__ = [
     "check_queue_length",
     "clean_images",
     "first_transform",
+    "reads_boxes",
     "training_dataset",
     "training_images",
 ]

@@ -87,6 +87,9 @@ DEFAULTS: Recipe = {
         "temperature": 0.2,
         "momentum": 0.999,
         "shuffle_bn": True,
+        # one process: shuffle-BN's stand-in, the key encoder's BatchNorm over this many
+        # sub-batches of the shuffled batch (MoCo's single-GPU demo); several processes: unused
+        "bn_splits": 8,
     },
     "simsiam": {"dim": 2048, "pred_dim": 512, "fix_predictor_lr": True},
     "pairs": {

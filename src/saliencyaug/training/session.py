@@ -100,6 +100,31 @@ def initialise(online: nn.Module, recipe: Recipe) -> list[str]:
     return loaded
 
 
+def key_sub_batches(recipe: Recipe, processes: Processes) -> int:
+    """How many sub-batches MoCo's key encoder runs on (:func:`forward_in_sub_batches`).
+
+    Shuffled BatchNorm (``moco.shuffle_bn``) needs several processes; in one process its
+    stand-in computes the key encoder's BatchNorm statistics over ``moco.bn_splits``
+    sub-batches of the shuffled batch. With several processes, or shuffle-BN off: 1.
+
+    Raises:
+        RecipeError: the batch does not split into ``moco.bn_splits`` parts of at least 2.
+    """
+    moco = recipe["moco"]
+    if not moco["shuffle_bn"] or processes.world > 1:
+        return 1
+    splits, batch = moco["bn_splits"], recipe["optim"]["batch_size"]
+    if isinstance(splits, bool) or not isinstance(splits, int) or splits < 1:
+        raise RecipeError(f"moco.bn_splits must be an integer >= 1, got {splits!r}")
+    if batch % splits or batch // splits < 2:
+        raise RecipeError(
+            f"moco.bn_splits = {splits} does not split optim.batch_size = {batch} into equal "
+            f"sub-batches of at least 2: use a divisor of {batch} up to {batch // 2}, or "
+            "moco.shuffle_bn = false"
+        )
+    return int(splits)
+
+
 def epoch_loaders(
     dataset: Dataset, recipe: Recipe, processes: Processes, start_step: int, per_epoch: int
 ) -> Iterator[tuple[int, DataLoader]]:
@@ -216,6 +241,7 @@ __all__ = [
     "final_report",
     "finish_run",
     "initialise",
+    "key_sub_batches",
     "run_trainer",
     "seed_process",
     "start_run",
