@@ -755,7 +755,7 @@ def entries(tmp: Path) -> list[Entry]:
         ),
         Entry(
             "ema_update",
-            lambda momentum: M.ema_update(nn.Linear(2, 2), nn.Linear(2, 2), momentum),
+            lambda momentum: M.ema_update(M.ema_copy(nn.Linear(2, 2)), nn.Linear(2, 2), momentum),
             {"momentum": ("prob", lambda: 0.99)},
         ),
         Entry(

@@ -213,6 +213,45 @@ def real_map(name: str, value: Any) -> Any:
     return out
 
 
+MASK_RULE = (
+    "bool, 0/1 or 0/255 values (0/255 as PNG files and OpenCV write masks), non-zero being "
+    "the object"
+)
+
+
+def binary_mask(name: str, mask: torch.Tensor, *, soft: bool = False) -> torch.Tensor:
+    """A mask under the package's one rule (:data:`MASK_RULE`): bool, or every value 0, 1 or
+    255, non-zero being the object; returned as bool. With ``soft`` (the alignment loss), a
+    floating-point mask with values in [0, 1] is kept as it is (soft targets).
+
+    Raises:
+        TypeError: a complex mask.
+        ValueError: any other value (a 0/255 float map or a saliency map, say), naming
+            ``name`` and the rule.
+    """
+    import torch
+
+    if mask.is_complex():
+        raise TypeError(f"{name} must be real (bool, integer or float), got {mask.dtype}")
+    if mask.dtype == torch.bool:
+        return mask
+    if torch.compiler.is_compiling():  # data-dependent checks would break the graph
+        return mask if soft and mask.is_floating_point() else mask > 0
+    finite_tensor(name, mask)
+    if soft and mask.is_floating_point() and bool(((mask >= 0) & (mask <= 1)).all()):
+        return mask
+    allowed = torch.tensor([0, 1, 255], dtype=mask.dtype, device=mask.device)
+    if not bool(torch.isin(mask, allowed).all()):
+        found = torch.unique(mask.detach().flatten())[:6].tolist()
+        more = ", or floats in [0, 1] as soft targets" if soft else ""
+        raise ValueError(
+            f"{name} must be a binary mask: {MASK_RULE}{more}; got values {found}"
+            f"{'...' if torch.unique(mask).numel() > 6 else ''}. Threshold a saliency map first "
+            "(e.g. mask > 0.5)"
+        )
+    return mask > 0
+
+
 def finite_values(name: str, value: torch.Tensor) -> torch.Tensor:
     """:func:`finite_tensor`, skipped while ``torch.compile`` traces (a data-dependent check
     would break the graph; compiled code is checked when run eagerly)."""

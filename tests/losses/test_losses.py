@@ -413,3 +413,18 @@ def test_moco_loss_uses_the_queue_then_enqueues() -> None:
     assert torch.allclose(loss_fn.queue.memory[:2], F.normalize(k, dim=1))
     loss_fn(q, k, update=False)
     assert int(loss_fn.queue.ptr) == 2
+
+
+def test_png_style_0_255_masks_give_the_0_1_loss_and_other_values_are_refused() -> None:
+    # one mask rule for every loss and transform: bool, 0/1 or 0/255, non-zero is the object;
+    # before, a 0/255 uint8 mask was read as 255x the target (0.033 instead of 0.876)
+    p_q, h_k, p_k, h_q, m_q, m_k = _inputs((2, 8, 4, 4), seed=3)
+    want = saliency_alignment_loss((p_q, p_k), (h_q, h_k), (m_q, m_k))
+    png = saliency_alignment_loss((p_q, p_k), (h_q, h_k), (m_q * 255, m_k * 255))
+    as_bool = saliency_alignment_loss((p_q, p_k), (h_q, h_k), (m_q.bool(), m_k.bool()))
+    assert torch.equal(png, want) and torch.equal(as_bool, want)
+    soft = saliency_alignment_loss((p_q, p_k), (h_q, h_k), (m_q * 0.5, m_k.double()))
+    assert torch.isfinite(soft)  # float masks in [0, 1] are soft targets
+    for bad, found in ((m_q * 3, "3"), (m_q * 1.5, "1.5"), (m_q.double() * 255 - 1, "-1.0")):
+        with pytest.raises(ValueError, match=rf"masks\[0\] must be a binary mask.*{found}"):
+            saliency_alignment_loss((p_q, p_k), (h_q, h_k), (bad, m_k))

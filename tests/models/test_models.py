@@ -141,3 +141,19 @@ def test_cosine_momentum_schedule() -> None:
     assert cosine_momentum(100, 100) == pytest.approx(1.0)
     assert cosine_momentum(50, 100) == pytest.approx(0.998)
     assert cosine_momentum(500, 100) == pytest.approx(1.0)
+
+
+def test_ema_update_refuses_a_target_that_is_trained() -> None:
+    # lightly's update_momentum takes (online, target): that order here would silently
+    # overwrite the online network with the momentum copy
+    online = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    target = ema_copy(online)
+    before = {k: v.clone() for k, v in online.state_dict().items()}
+    with pytest.raises(ValueError, match=r"target has 4 of 4 parameters that require gradients"):
+        ema_update(online, target, 0.99)
+    for key, value in online.state_dict().items():  # nothing was written
+        assert torch.equal(value, before[key]), key
+    ddp_like = nn.parallel.DistributedDataParallel.__new__(nn.parallel.DistributedDataParallel)
+    with pytest.raises(ValueError, match="wrapped in DistributedDataParallel"):
+        ema_update(ddp_like, online, 0.99)
+    ema_update(target, online, 0.99)  # the documented order works

@@ -334,3 +334,31 @@ def test_per_sample_and_batch_samplers_draw_from_the_same_distribution() -> None
     for key in a:
         pvalue = stats.ks_2samp(a[key], b[key]).pvalue
         assert pvalue > 0.001, (key, pvalue)
+
+
+def test_per_box_labels_follow_the_box_the_view_keeps() -> None:
+    # the view keeps one box, the largest input box: its label is kept with it, so that
+    # SanitizeBoundingBoxes after the swap sees one label per box
+    image = tv_tensors.Image(solid(FG, 40, 50))
+    boxes = tv_tensors.BoundingBoxes(
+        [[0, 0, 4, 4], [5, 5, 40, 30], [1, 1, 9, 9]], format="XYXY", canvas_size=(40, 50)
+    )
+    target = {"boxes": boxes, "labels": torch.tensor([3, 7, 5]), "names": ["a", "b", "c"]}
+    for t in (make_swap(), RandomResizedCropWithMask(20)):
+        _, out_target = v2.Compose([t, v2.SanitizeBoundingBoxes()])(image, target)
+        assert len(out_target["boxes"]) == len(out_target["labels"])
+        assert out_target["labels"].tolist() in ([7], [])  # [] when the view lost the box
+        assert out_target["names"] == ["a", "b", "c"]  # only "labels" is per-box by name
+    sample = {"image": image, "boxes": boxes, "LABELS": [3, 7, 5]}  # any case, a list
+    assert make_swap()(sample)["LABELS"] == [7]
+
+
+def test_a_mask_outside_the_mask_rule_is_refused() -> None:
+    t = RandomResizedCropWithMask(20)
+    image = tv_tensors.Image(solid(FG, 40, 50))
+    png = tv_tensors.Mask(torch.zeros(1, 40, 50, dtype=torch.uint8))
+    png[:, 10:20, 5:15] = 255  # 0/255, as PNG files come: the object is the non-zero part
+    assert t.sample_params(image, png).source_box == Box(5, 10, 15, 20)
+    soft = tv_tensors.Mask(torch.full((1, 40, 50), 0.3))  # a saliency map, not a mask
+    with pytest.raises(ValueError, match="the sample's Mask must be a binary mask"):
+        t.sample_params(image, soft)

@@ -94,13 +94,13 @@ def correspondence_intensity(
     return torch.sigmoid(attn.amax(dim=-1) / temperature).view(b, h, w)
 
 
-def _check_mask(name: str, mask: torch.Tensor) -> None:
+def _check_mask(name: str, mask: torch.Tensor) -> torch.Tensor:
+    """The mask under the package's rule (``_checks.MASK_RULE``; float masks in [0, 1] are
+    kept as soft targets): a 0/255 mask counts as 0/1, anything else is refused."""
     _checks.tensor(name, mask, ndim=(3, 4), shape="(B, 1, H, W) or (B, H, W)")
     if mask.ndim == 4 and mask.shape[1] != 1:
         raise ValueError(f"{name} must be (B, 1, H, W) or (B, H, W), got {tuple(mask.shape)}")
-    if mask.is_complex():
-        raise TypeError(f"{name} must be real (uint8, bool or float), got {mask.dtype}")
-    _checks.finite_values(name, mask)
+    return _checks.binary_mask(name, mask, soft=True)
 
 
 def map_pair(name: str, value: object) -> tuple[torch.Tensor, torch.Tensor]:
@@ -117,14 +117,15 @@ def downsample_mask(
     """``delta^l``: a view mask resized to a feature map's ``(h, w)`` (antialiased bilinear).
 
     Args:
-        mask: ``(B, 1, H, W)`` or ``(B, H, W)``, uint8 {0, 1}, bool or float in [0, 1].
+        mask: ``(B, 1, H, W)`` or ``(B, H, W)``: bool, 0/1 or 0/255 (non-zero is the
+            object), or float in [0, 1] (soft); other values raise a ``ValueError``.
         size: ``(h, w)``.
         dtype: floating dtype of the result (that of the features it is compared with).
 
     Returns:
         ``(B, h, w)`` in [0, 1].
     """
-    _check_mask("mask", mask)
+    mask = _check_mask("mask", mask)
     size = _checks.size_pair("size", size)
     m = mask if mask.ndim == 4 else mask.unsqueeze(1)
     out = F.interpolate(
@@ -150,7 +151,9 @@ def saliency_alignment_loss(
     Args:
         predictions: ``(p_1, p_2)``: online conv predictions of views 1 and 2, ``(B, d, h, w)``.
         projections: ``(h_1, h_2)``: target conv projections of views 1 and 2 (detached).
-        masks: ``(M_1, M_2)``: the views' masks, ``(B, 1, H, W)`` or ``(B, H, W)``.
+        masks: ``(M_1, M_2)``: the views' masks, ``(B, 1, H, W)`` or ``(B, H, W)``: bool,
+            0/1 or 0/255 (non-zero is the object), or float in [0, 1] (soft targets); any
+            other value raises a ``ValueError``.
         normalize: see :func:`correspondence_intensity`.
         temperature: see :func:`correspondence_intensity`.
         reduction: ``"mean"`` (each term averaged over batch and positions, then summed),
@@ -251,7 +254,8 @@ def cvsa_loss(
         projections: ``(h_1, h_2)``: target MLP-head projections of views 1 and 2.
         map_predictions: ``(p_1, p_2)``: conv-head predictions ``(B, d, h, w)``.
         map_projections: ``(h_1, h_2)``: target conv-head projections.
-        masks: ``(M_1, M_2)``: the views' saliency masks.
+        masks: ``(M_1, M_2)``: the views' saliency masks (as in
+            :func:`saliency_alignment_loss`: bool, 0/1, 0/255, or soft floats in [0, 1]).
         weight: weight of the alignment term (default 1, the paper's).
         normalize: alignment option (see :func:`correspondence_intensity`).
         temperature: alignment option (see :func:`correspondence_intensity`).

@@ -35,15 +35,35 @@ def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
     """``target = momentum * target + (1 - momentum) * online`` for every parameter; buffers
     (BatchNorm statistics) are copied. ``momentum = 0`` copies, ``1`` leaves the target.
 
+    The target comes first (BYOL's and MoCo's order; lightly's ``update_momentum`` takes the
+    online network first). A target with parameters that need gradients is refused: it is the
+    network the optimiser trains, so the arguments are most likely swapped, which would
+    silently overwrite the online network.
+
     Raises:
-        ValueError: momentum outside [0, 1] or modules of different structure.
+        ValueError: momentum outside [0, 1], modules of different structure, or a target
+            with parameters that require gradients (or wrapped in DDP).
     """
     momentum = _checks.in_range("momentum", momentum, 0.0, 1.0)
     online = unwrap(online)
+    if isinstance(target, nn.parallel.DistributedDataParallel):
+        raise ValueError(
+            "target is wrapped in DistributedDataParallel: ema_update(target, online, momentum) "
+            "writes into target, the momentum copy (ema_copy); did you swap the arguments?"
+        )
     t_params = dict(target.named_parameters())
     o_params = dict(online.named_parameters())
     if t_params.keys() != o_params.keys():
         raise ValueError("target and online modules have different parameters")
+    trained = [name for name, p in t_params.items() if p.requires_grad]
+    if trained:
+        raise ValueError(
+            f"target has {len(trained)} of {len(t_params)} parameters that require gradients "
+            f"(e.g. {trained[0]!r}): ema_update(target, online, momentum) writes into target, "
+            "so it must be the momentum copy, not the trained network. Did you swap the "
+            "arguments? Make the target with ema_copy(online), or call "
+            "target.requires_grad_(False)"
+        )
     for name, o in o_params.items():
         t_params[name].mul_(momentum).add_(o.detach(), alpha=1.0 - momentum)
     t_bufs = dict(target.named_buffers())

@@ -15,7 +15,11 @@ Contract (as torchvision's transforms, e.g. ``RandomResizedCrop``):
   passes through. **Deliberate deviation:** a bare image (not inside a tuple, list or dict)
   comes back as ``(image, mask)``, so the mask is never lost.
 * The salient box of the input comes from its ``BoundingBoxes`` (the largest box), else from
-  a non-empty ``Mask`` (its bounding box), else from the detector.
+  a non-empty ``Mask`` (its bounding box), else from the detector. A ``Mask`` follows the
+  package's one mask rule: bool, 0/1 or 0/255, non-zero is the object; other values (a soft
+  saliency map, say) raise a ``ValueError``: threshold them, or give the map to the detector.
+* Per-box entries of the sample (a ``"labels"`` key, found as ``SanitizeBoundingBoxes`` finds
+  it) are cut to the box the view keeps (the largest input box), so they stay one per box.
 """
 
 from __future__ import annotations
@@ -48,6 +52,43 @@ from saliencyaug.saliency import DEFAULT_DETECTOR, Detector, get_detector
 from saliencyaug.transforms import functional as F
 from saliencyaug.transforms.backgrounds import BackgroundPool
 from saliencyaug.transforms.sampling import SwapMode, sample_swap_boxes
+
+
+def _view_box_rows(given: tv_tensors.BoundingBoxes, made: tv_tensors.BoundingBoxes) -> list[int]:
+    """Which input boxes the output boxes stand for: the view is made from the largest input
+    box (:func:`largest_box`, first on ties), so its one box keeps that box's labels."""
+    if len(made) == 0:
+        return []
+    best, area = None, 0
+    for i in range(len(given)):
+        row = boxes_to_list(tv_tensors.wrap(given[i : i + 1], like=given))
+        if row and row[0].area > area:
+            best, area = i, row[0].area
+    return [] if best is None else [best]
+
+
+def _cut_rows(value: Any, count: int, rows: list[int]) -> Any:
+    if isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim >= 1 and len(value) == count:
+        return value[rows]
+    if isinstance(value, list) and len(value) == count:
+        return [value[i] for i in rows]
+    return value
+
+
+def _keep_labels(sample: Any, count: int, rows: list[int]) -> Any:
+    """Per-box entries of the sample (a ``"labels"`` key of any dict in it, any case, as
+    torchvision's ``SanitizeBoundingBoxes`` finds them) cut to ``rows``, so they stay one per
+    box when the input's ``count`` boxes become the view's box."""
+    if isinstance(sample, dict):
+        return {
+            key: _cut_rows(value, count, rows)
+            if isinstance(key, str) and key.lower() == "labels"
+            else _keep_labels(value, count, rows)
+            for key, value in sample.items()
+        }
+    if type(sample) in (tuple, list):
+        return type(sample)(_keep_labels(x, count, rows) for x in sample)
+    return sample
 
 
 @dataclass(frozen=True)
@@ -153,6 +194,10 @@ class _SalientView(v2.Transform):
         result = tree_unflatten(out, spec)
         if spec.is_leaf():  # a bare image: return the mask beside it
             return result, tv_tensors.Mask(view.mask(result.device))
+        given = [x for x in flat if isinstance(x, tv_tensors.BoundingBoxes)]
+        made = [x for x in out if isinstance(x, tv_tensors.BoundingBoxes)]
+        if given and made:
+            return _keep_labels(result, len(given[0]), _view_box_rows(given[0], made[0]))
         return result
 
     def check_inputs(self, flat_inputs: list[Any]) -> None:
@@ -209,7 +254,9 @@ class _SalientView(v2.Transform):
                 box = box or largest_box(boxes_to_list(x))
         for x in flat_inputs:
             if isinstance(x, tv_tensors.Mask) and box is None:
-                box = mask_box(x)
+                box = mask_box(
+                    _checks.binary_mask("the sample's Mask", x.as_subclass(torch.Tensor))
+                )
         if box is None:
             box = self._default_box(image)
         return {"view": self._draw(image, box)}
