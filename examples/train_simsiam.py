@@ -113,7 +113,9 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
         run.save_state(0, state, optimizer, scaler)
     step = step or 0
 
-    bar = tqdm(total=schedule.total, initial=step, disable=not (cfg["progress"] and proc.main))
+    # a progress bar on rank 0 when stderr is a terminal (tqdm's disable=None)
+    show = cfg["progress"] and proc.main
+    bar = tqdm(total=schedule.total, initial=step, disable=None if show else True)
     for epoch, loader in epoch_loaders(dataset, recipe, proc, step, schedule.per_epoch):
         if step >= schedule.total:
             break

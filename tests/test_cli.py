@@ -6,12 +6,21 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from saliencyaug.cli import main
+
+
+def exit_code(argv: list[str]) -> int:
+    """main's exit code, whether it returns it or argparse exits (bad arguments: 2)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
 
 
 def test_demo_writes_a_png_grid(tmp_path: Path) -> None:
@@ -107,8 +116,97 @@ def test_bad_arguments_exit_with_usage(argv: list[str]) -> None:
 
 
 def test_non_positive_counts_are_rejected(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bench", "box-search", "--maps", "0"]) == 2
-    assert "--maps must be at least 1" in capsys.readouterr().err
+    for argv, flag in (
+        (["bench", "box-search", "--maps", "0"], "--maps"),
+        (["grid", "--n", "0"], "--n"),
+        (["eval", "--checkpoint", "c", "--out", "o", "--knn-k", "-3"], "--knn-k"),
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert f"argument {flag}: expected an integer >= 1" in err
+        assert err.startswith(f"usage: saliencyaug {argv[0]}")  # the command's own usage
+
+
+def test_a_wrong_flag_shows_the_commands_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, usage in (
+        (["recipes", "--bogus"], "usage: saliencyaug recipes"),
+        (["bench", "pipeline", "--bogus"], "usage: saliencyaug bench pipeline"),
+        (["boxes", "root", "--out", "o", "--bogus"], "usage: saliencyaug boxes"),
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and err.startswith(usage), err
+        assert "unrecognized arguments: --bogus" in err
+
+
+def test_version_and_help_answer_without_importing_torch() -> None:
+    import saliencyaug
+
+    code = (
+        "import sys\n"
+        "from saliencyaug.cli import main\n"
+        "for argv in (['--help'], ['--version']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code == 0\n"
+        "print('torch' in sys.modules, 'numba' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"saliencyaug {saliencyaug.__version__}" in done.stdout
+    assert "eval " in done.stdout and "bench " in done.stdout  # every command is listed
+    assert done.stdout.strip().endswith("False True")  # numba: the box search, not torch
+
+
+def test_every_option_has_help_and_says_its_default() -> None:
+    import argparse
+
+    from saliencyaug.cli import COMMANDS, build_parser
+
+    def parsers(parser: argparse.ArgumentParser, name: str) -> list[tuple[str, Any]]:
+        out = [(name, parser)]
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    out += parsers(sub, f"{name} {sub_name}")
+        return out
+
+    found = parsers(build_parser(full=True), "saliencyaug")
+    assert {n.split(" ")[1] for n, _ in found if " " in n} == set(COMMANDS)
+    missing = []
+    for name, parser in found:
+        for action in parser._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            if action.help == argparse.SUPPRESS:
+                continue
+            text = action.help or ""
+            optional_with_value = (
+                action.option_strings and not action.required and action.nargs != 0
+            )
+            if not text or (optional_with_value and "default" not in text):
+                missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+    assert not missing, missing
+
+
+def test_quick_box_search_times_brute_force_on_small_maps_only() -> None:
+    from saliencyaug.bench import box_search
+
+    report = box_search.run(
+        n_maps=2,
+        sizes=[(16, 16), (24, 24)],
+        repeats=1,
+        brute_maps=1,
+        batch_size=2,
+        brute_max_pixels=16 * 16,
+    )
+    objective_rows = [r for r in report.rows if not r.method.startswith(("baseline", "batched"))]
+    timed = {r.size: r.vs_brute is not None for r in objective_rows}
+    assert timed == {"16x16": True, "24x24": False}
 
 
 def test_grid_default_and_folder_with_boxes(tmp_path: Path) -> None:
@@ -142,7 +240,7 @@ def test_grid_default_and_folder_with_boxes(tmp_path: Path) -> None:
     )
     assert code == 0 and np.asarray(Image.open(out2)).shape[0] == 3 * (192 + 18)
     assert main(["grid", str(tmp_path / "empty"), "--out", str(out2)]) == 2
-    assert main(["grid", "--n", "0"]) == 2
+    assert exit_code(["grid", "--n", "0"]) == 2
 
 
 def test_bench_pipeline_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -182,7 +280,7 @@ def test_bench_cvsa_step_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert all(r["median_step_s"] > 0 and r["peak_rss_mib"] > 0 for r in report["rows"])
     assert report["target"]["value"] == pytest.approx(1 + report["overhead"])
     assert "overhead:" in capsys.readouterr().out
-    assert main(["bench", "cvsa-step", "--steps", "0"]) == 2
+    assert exit_code(["bench", "cvsa-step", "--steps", "0"]) == 2
 
 
 def test_pairs_demo_writes_the_picture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -191,8 +289,8 @@ def test_pairs_demo_writes_the_picture(tmp_path: Path, capsys: pytest.CaptureFix
     # 4 scenes x (clean, reconstructed, 2 perturbed) tiles of 128 px
     assert np.asarray(Image.open(out)).shape == (4 * (128 + 18), 4 * 128, 3)
     assert "decoder MSE" in capsys.readouterr().out
-    assert main(["pairs-demo", "--size", "100", "--steps", "1", "--out", str(out)]) == 2
-    assert main(["pairs-demo", "--steps", "0"]) == 2
+    assert exit_code(["pairs-demo", "--size", "100", "--steps", "1", "--out", str(out)]) == 2
+    assert exit_code(["pairs-demo", "--steps", "0"]) == 2
 
 
 def test_bench_pairs_step_smoke(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -29,7 +30,9 @@ def _tree(root: Path, seed: int) -> dict[str, Box]:
     return boxes
 
 
-def test_eval_command_writes_a_full_report(tmp_path: Path) -> None:
+def test_eval_command_writes_a_full_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _tree(tmp_path / "train", 0)
     test_boxes = _tree(tmp_path / "test", 1)
     cache = BoxCache(records=[BoxRecord(k, (48, 64), b) for k, b in test_boxes.items()])
@@ -73,3 +76,15 @@ def test_eval_command_writes_a_full_report(tmp_path: Path) -> None:
     assert 0 <= report["maxboxacc"]["MaxBoxAcc"] <= 100 and "MaxBoxAccV2" in report["maxboxacc"]
     # colour classes are linearly separable even for random features
     assert fast["top1"] >= 90
+    table = capsys.readouterr().out  # the same numbers, printed with their protocols
+    assert f"linear top-1, fast (L-BFGS, weight decay {fast['weight_decay']:g})" in table
+    assert f"{fast['top1']:.2f}" in table and "kNN top-1 (weighted, k=3, T=0.07)" in table
+    assert f"{report['maxboxacc']['MaxBoxAcc']:.2f}" in table
+
+    # more neighbours than training images: all of them, said in the report and the table
+    assert main([*args, "--knn-k", "50", "--image-size", "32", "--out", str(out)]) == 0
+    knn = json.loads(out.read_text())["knn"]
+    assert knn["k"] == 10 and "k = 50 was asked for" in knn["note"]
+    assert "note: k = 50 was asked for, but the training set has 10 images" in (
+        capsys.readouterr().out
+    )

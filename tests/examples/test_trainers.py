@@ -46,13 +46,18 @@ def _log(folder: Path) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("recipe", sorted(SMOKE))
-def test_smoke_recipe_runs_from_the_command_line(recipe: str, tmp_path: Path) -> None:
+def test_smoke_recipe_runs_from_the_command_line(
+    recipe: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from saliencyaug.models import load_encoder
     from saliencyaug.training import run_trainer
 
     trainer = _trainer(SMOKE[recipe])
     out = tmp_path / "run"
     assert run_trainer(trainer.train, "smoke", ["--recipe", recipe, "--out", str(out)]) == 0
+    summary = capsys.readouterr().out  # a few lines for people, not a Python dict
+    assert summary.startswith(f"finished after 3 steps: {out}") and "{" not in summary
+    assert "kNN top-1 (weighted, k=3, T=0.07)" in summary and "encoder.pt" in summary
     entries = [e for e in _log(out) if "loss" in e]
     assert [e["step"] for e in entries] == [1, 2, 3]
     losses = [e["loss"] for e in entries]

@@ -122,6 +122,7 @@ def run(
     batch_size: int = 256,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    brute_max_pixels: int | None = None,
 ) -> Report:
     """Run the benchmark and return its :class:`Report`.
 
@@ -134,6 +135,8 @@ def run(
         batch_size: maps in the batched measurement (at 224x224).
         seed: seed of the random crops and noise.
         progress: callback for progress lines.
+        brute_max_pixels: time brute force only on maps of at most this many pixels (None:
+            every size).
     """
     say = progress or (lambda _msg: None)
     report = Report(
@@ -162,7 +165,7 @@ def run(
             k_med = float(np.median(kadane))
             i_med = float(np.median(integral))
             brute_med = None
-            if brute_maps > 0:
+            if brute_maps > 0 and (brute_max_pixels is None or h * w <= brute_max_pixels):
                 brute = _time_each(
                     brute_force_best_box, maps[:brute_maps], 1, warmup=maps[0][:8, :8]
                 )

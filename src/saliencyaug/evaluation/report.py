@@ -206,12 +206,18 @@ def evaluate_splits(
                 )
                 continue
             report["linear"].append(entry)
+    k_used = min(knn_k, len(ytr))  # more neighbours than training images: all of them
     report["knn"] = {
-        "top1": 100.0 * knn_accuracy(xtr, ytr, xte, yte, knn_k, KNN_TEMPERATURE),
-        "k": knn_k,
+        "top1": 100.0 * knn_accuracy(xtr, ytr, xte, yte, k_used, KNN_TEMPERATURE),
+        "k": k_used,
         "temperature": KNN_TEMPERATURE,
         "protocol": "weighted kNN (Wu et al., CVPR 2018), cosine similarity, all training labels",
     }
+    if k_used < knn_k:
+        report["knn"]["note"] = (
+            f"k = {knn_k} was asked for, but the training set has {len(ytr)} images: "
+            f"k = {k_used} (every training image) was used"
+        )
     report["retrieval"] = {
         **_percent(retrieval_metrics(xte, yte).as_dict()),
         "protocol": "every test image a query against the rest of the test set, cosine "
@@ -304,6 +310,61 @@ def evaluate(
     )
 
 
+def format_report(report: dict[str, Any]) -> str:
+    """The report as a short table for people: each number with its protocol and settings.
+
+    Examples:
+        >>> print(format_report({"num_train": 6, "num_test": 6, "num_classes": 2, "linear": [],
+        ...     "knn": {"top1": 50.0, "k": 3, "temperature": 0.07}}))
+        6 training and 6 test images, 2 classes (percent)
+        kNN top-1 (weighted, k=3, T=0.07)                                50.00
+    """
+    lines = [
+        f"{report['num_train']} training and {report['num_test']} test images, "
+        f"{report['num_classes']} classes (percent)"
+    ]
+
+    def row(name: str, value: str) -> None:
+        lines.append(f"{name:64s} {value}")
+
+    for entry in report.get("linear", []):
+        settings = entry.get("settings", {})
+        detail = (
+            f"L-BFGS, weight decay {entry['weight_decay']:g}"
+            if entry["protocol"] == "fast"
+            else f"lr {entry['lr']:g}"
+            if "lr" in entry
+            else str(settings)
+        )
+        row(
+            f"linear top-1, {entry['protocol']} ({detail}), {entry['label_fraction']:g}% labels",
+            f"{entry['top1']:.2f}",
+        )
+    for entry in report.get("finetune", []):
+        row(
+            f"fine-tune top-1, {entry['protocol']}, {entry['label_fraction']:g}% labels",
+            f"{entry['top1']:.2f}",
+        )
+    if "knn" in report:
+        knn = report["knn"]
+        row(f"kNN top-1 (weighted, k={knn['k']}, T={knn['temperature']:g})", f"{knn['top1']:.2f}")
+        if "note" in knn:
+            lines.append(f"  note: {knn['note']}")
+    if "retrieval" in report:
+        r = report["retrieval"]
+        row(
+            "retrieval rank-1 / rank-5 / mAP (test against test)",
+            f"{r['rank1']:.2f} / {r['rank5']:.2f} / {r['mAP']:.2f}",
+        )
+    if "maxboxacc" in report:
+        m = report["maxboxacc"]
+        row(
+            "MaxBoxAcc v1 (IoU 0.5) / V2 (CAM of the fast probe)",
+            f"{m['MaxBoxAcc']:.2f} / {m['MaxBoxAccV2']:.2f}",
+        )
+    return "\n".join(lines)
+
+
 def write_report(report: dict[str, Any], out: str | Path) -> None:
     """Write the report as indented JSON, atomically."""
     atomic_write_text(out, json.dumps(report, indent=2, sort_keys=True))
@@ -314,5 +375,6 @@ __all__ = [
     "evaluate",
     "evaluate_splits",
     "folder_splits",
+    "format_report",
     "write_report",
 ]

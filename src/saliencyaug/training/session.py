@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from saliencyaug.data.loader import epoch_loader
 from saliencyaug.distributed import Processes, init_processes, unwrap
-from saliencyaug.evaluation.report import evaluate
+from saliencyaug.evaluation.report import evaluate, format_report
 from saliencyaug.models import load_encoder, make_backbone
 from saliencyaug.models.backbone import STAGE_CHANNELS
 from saliencyaug.training.data import bundled_folder
@@ -231,8 +231,26 @@ def run_trainer(
         print(f"error: {err}", file=sys.stderr)
         return 2
     if result is not None:
-        print(result)
+        print(run_summary(result, args.out))
     return 0
+
+
+def run_summary(result: Mapping[str, Any], out: str | Path) -> str:
+    """The few lines a trainer ends with: steps, where the files are, and the evaluation
+    table (:func:`~saliencyaug.evaluation.report.format_report`) when there was one."""
+    folder = Path(out)
+    lines = [f"finished after {result.get('step', '?')} steps: {folder}"]
+    for name, what in (
+        ("encoder.pt", "the encoder (saliencyaug eval --checkpoint, load_encoder)"),
+        ("checkpoint.pt", "everything to resume (--resume)"),
+        ("log.jsonl", "losses and learning rate per logged step"),
+        ("report.json", "the evaluation below, as JSON"),
+    ):
+        if (folder / name).exists():
+            lines.append(f"  {name:14s} {what}")
+    if result.get("report"):
+        lines.append(format_report(result["report"]))
+    return "\n".join(lines)
 
 
 __all__ = [
@@ -242,6 +260,7 @@ __all__ = [
     "finish_run",
     "initialise",
     "key_sub_batches",
+    "run_summary",
     "run_trainer",
     "seed_process",
     "start_run",
