@@ -1,7 +1,6 @@
-"""Every ``python`` code block in README.md and docs/ runs as written.
-
-The blocks of one page run in order in one namespace, as a reader pasting them one after the
-other would run them, in an empty temporary folder.
+"""Every ``python`` code block in README.md and docs/ runs as written, on its own: each block
+in a fresh namespace and an empty temporary folder, as a reader pasting just that block would
+run it.
 """
 
 from __future__ import annotations
@@ -47,8 +46,12 @@ def test_the_extractor_finds_blocks() -> None:
 def test_python_blocks_run_as_written(
     page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    torch.manual_seed(0)
-    namespace: dict[str, object] = {"__name__": "__snippet__"}
-    for line, code in python_blocks(page):
+    # each block on its own, as a reader pasting just that block would run it: its own
+    # namespace, its own empty folder
+    for k, (line, code) in enumerate(python_blocks(page)):
+        folder = tmp_path / f"block{k}"
+        folder.mkdir()
+        monkeypatch.chdir(folder)
+        torch.manual_seed(0)
+        namespace: dict[str, object] = {"__name__": "__snippet__"}
         exec(compile(code, f"{page.relative_to(ROOT)}:{line}", "exec"), namespace)

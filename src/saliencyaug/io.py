@@ -1,5 +1,5 @@
-"""Small file helpers: atomic writes (no reader ever sees a half-written file) and an exclusive
-lock for one writer per output."""
+"""Small file helpers: atomic writes (no reader ever sees a half-written file), an exclusive
+lock for one writer per output, and safe loading of torch files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 
 @contextmanager
@@ -72,6 +72,44 @@ def _umask() -> int:
     except OSError:
         pass
     return 0o022
+
+
+def load_torch_file(path: str | Path, map_location: Any = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)``: tensors and plain containers only, never
+    arbitrary Python objects (unpickling those can run code).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not one ``torch.load`` reads safely (damaged, not a torch
+            file, or holding Python objects), in one line naming ``path``. torch's own advice
+            to pass ``weights_only=False`` is left out: saliencyaug never loads that way.
+    """
+    import warnings
+
+    import torch
+
+    try:
+        # torch warns about pickle protocols of files it then refuses: keep those for success
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loaded = torch.load(path, map_location=map_location, weights_only=True)
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return loaded
+    except FileNotFoundError:
+        raise
+    except Exception as err:
+        text = str(err)
+        marker = "WeightsUnpickler error:"
+        reason = (
+            text.split(marker, 1)[1].strip().splitlines()[0]
+            if marker in text
+            else (text.strip().splitlines() or [type(err).__name__])[0]
+        )
+        raise ValueError(
+            f"{path}: not a file of tensors that can be loaded safely ({type(err).__name__}: "
+            f"{reason[:200]}); saliencyaug reads checkpoints with weights_only=True only"
+        ) from None
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -139,5 +139,22 @@ def test_encoder_files_name_their_architecture(
     with torch.no_grad():
         torch.testing.assert_close(loaded(x).pooled, net(x).pooled, rtol=0, atol=0)
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(ValueError, match="not a readable checkpoint"):
+    with pytest.raises(ValueError, match="not a file of tensors that can be loaded safely"):
         load_encoder(path)
+
+
+def test_a_file_of_python_objects_is_refused_without_torchs_unsafe_advice(
+    tmp_path: Path,
+) -> None:
+    import pickle
+    import warnings
+
+    path = tmp_path / "objects.pt"
+    path.write_bytes(pickle.dumps({"model": Path("x")}, protocol=4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's pickle-protocol warning is not shown either
+        with pytest.raises(ValueError) as err:
+            load_encoder(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: not a file of tensors that can be loaded safely")
+    assert "weights_only=False" not in message and "\n" not in message

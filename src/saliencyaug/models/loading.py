@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from saliencyaug.io import atomic_write_bytes
+from saliencyaug.io import atomic_write_bytes, load_torch_file
 from saliencyaug.models.backbone import STAGE_CHANNELS, ResNetBackbone, make_backbone
 
 ENCODER_FORMAT = "saliencyaug.encoder/1"
@@ -75,14 +75,7 @@ def load_encoder(path: str | Path, arch: str = "resnet18") -> torch.nn.Module:
     """
     import torchvision
 
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as err:
-        raise ValueError(
-            f"{path}: not a readable checkpoint ({type(err).__name__}: {err})"
-        ) from err
+    state = load_torch_file(path)
     if isinstance(state, dict) and state.get("format") in (ENCODER_FORMAT, CHECKPOINT_FORMAT):
         weights: dict[str, Any] = state.get("state_dict") or {}
         if state["format"] == CHECKPOINT_FORMAT:

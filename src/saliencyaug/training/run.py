@@ -28,7 +28,13 @@ import torch
 import torch.distributed as dist
 
 from saliencyaug.distributed import Processes, is_distributed
-from saliencyaug.io import OutputLock, atomic_write_text, atomic_writer, leftover_temporaries
+from saliencyaug.io import (
+    OutputLock,
+    atomic_write_text,
+    atomic_writer,
+    leftover_temporaries,
+    load_torch_file,
+)
 from saliencyaug.models import CHECKPOINT_FORMAT, save_encoder
 from saliencyaug.training.recipe import Recipe, recipe_differences
 
@@ -198,13 +204,13 @@ class RunFolder:
         if not (self.resume and self.checkpoint_path.exists()):
             return None
         try:
-            return torch.load(self.checkpoint_path, map_location=device, weights_only=True)
-        except Exception as err:
+            checkpoint: dict[str, Any] = load_torch_file(self.checkpoint_path, device)
+        except ValueError as err:
             raise RunError(
-                f"{self.checkpoint_path} is damaged and cannot be resumed from "
-                f"({type(err).__name__}: {str(err).splitlines()[0][:200]}); delete it to start "
-                "over, or restore a copy"
+                f"{self.checkpoint_path} is damaged and cannot be resumed from ({err}); delete "
+                "it to start over, or restore a copy"
             ) from None
+        return checkpoint
 
     def save_checkpoint(self, state: Mapping[str, Any]) -> None:
         """Write ``state`` plus every process's RNG states as ``checkpoint.pt``, atomically

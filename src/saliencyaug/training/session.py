@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 from saliencyaug.data.loader import epoch_loader
 from saliencyaug.distributed import Processes, init_processes, unwrap
 from saliencyaug.evaluation.report import evaluate, format_report
+from saliencyaug.io import load_torch_file
 from saliencyaug.models import load_encoder, make_backbone
 from saliencyaug.models.backbone import STAGE_CHANNELS
 from saliencyaug.training.data import bundled_folder
@@ -87,7 +88,7 @@ def initialise(online: nn.Module, recipe: Recipe) -> list[str]:
             f"model.init {path}: not an encoder for model.arch {arch!r} ({first})"
         ) from None
     loaded = ["backbone"]
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint = load_torch_file(path)
     if recipe["model"]["init_heads"] and isinstance(checkpoint, dict) and "online" in checkpoint:
         own = unwrap(online).state_dict()
         heads = {
