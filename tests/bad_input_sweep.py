@@ -36,7 +36,7 @@ from saliencyaug import saliency as S
 from saliencyaug import synthesized as Y
 from saliencyaug import training as R
 from saliencyaug import transforms as T
-from saliencyaug.data import BoxCache, build_box_cache
+from saliencyaug.data import BoxCache, ImageFolderWithBoxes, build_box_cache
 from saliencyaug.data.box_builder import parse_shard
 from saliencyaug.image import to_image_tensor, to_rgb_uint8
 from saliencyaug.memory import MemoryQueue
@@ -284,6 +284,41 @@ KINDS: dict[str, list[Mutation]] = {
         Mutation("function", lambda v, r: lambda x: x, True),
         Mutation("None", lambda v, r: None, True),
     ],
+    # a transform's ViewParams, replayed: drawn for another image, or edited
+    "view_params": [
+        Mutation("other image", lambda v, r: _view_params(_image(16, 16)), True),
+        Mutation("crop outside", lambda v, r: _edit(v, crop=B.Box(-4, 0, 200, 300)), True),
+        Mutation("empty crop", lambda v, r: _edit(v, crop=B.Box(9, 9, 4, 4)), True),
+        Mutation("target outside", lambda v, r: _edit(v, target=B.Box(0, 0, 99, 99)), True),
+        Mutation("no background", lambda v, r: _edit(v, background=None), True),
+        Mutation("small background", lambda v, r: _edit(v, background=v.background[:, :2]), True),
+        *GENERIC,
+    ],
+    # a box file, rewritten with one bad record
+    "box_file": [
+        Mutation("float box", lambda v, r: _box_file_with('"box": [1.7, 2, 5, 7]'), True),
+        Mutation("bool box", lambda v, r: _box_file_with('"box": [true, 2, 5, 7]'), True),
+        Mutation("float size", lambda v, r: _box_file_with('"size": [10.5, 12]'), True),
+        Mutation("short box", lambda v, r: _box_file_with('"box": [1, 2, 5]'), True),
+        Mutation("string box", lambda v, r: _box_file_with('"box": "1 2 5 7"'), True),
+        Mutation("box outside", lambda v, r: _box_file_with('"box": [1, 2, 50, 7]'), True),
+        Mutation("no header", lambda v, r: _text_file('{"path": "a.png"}\n'), True),
+        Mutation("empty file", lambda v, r: _text_file(""), True),
+        *GENERIC,
+    ],
+    # the box file of an image folder: records of another folder leave nothing to train on
+    "folder_boxes": [
+        Mutation("other folder", lambda v, r: _box_file_with('"path": "elsewhere/x.png"'), True),
+        *GENERIC,
+    ],
+    # a make_backbone name and options that must rebuild a given network
+    "arch": [
+        Mutation("unknown", lambda v, r: ("resnet9000", {}), True),
+        Mutation("other arch", lambda v, r: ("resnet18", {}), True),
+        Mutation("other options", lambda v, r: (v[0], {"widths": [4, 8, 16, 32]}), True),
+        Mutation("unknown option", lambda v, r: (v[0], {**v[1], "depth": 3}), True),
+        Mutation("not a name", lambda v, r: (18, v[1]), True),
+    ],
     "sequence": [  # a list of per-image items (CAMs, box lists, sizes)
         Mutation("empty", lambda v, r: [], True),
         Mutation("short", lambda v, r: v[:-1], True),
@@ -331,6 +366,46 @@ def _labels(n: int = 12, k: int = 3) -> torch.Tensor:
 def _features(n: int = 12, d: int = 6, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.randn(n, d, generator=g) + (torch.arange(n) % 3).float().view(-1, 1)
+
+
+_SWAP = T.SaliencySwap([_image(20, 30)], size=12)
+
+
+def _view_params(image: torch.Tensor | None = None) -> Any:
+    image = _image() if image is None else image
+    boxes = tv_tensors.BoundingBoxes(
+        [[2, 2, image.shape[-1] - 2, image.shape[-2] - 2]],
+        format="XYXY",
+        canvas_size=tuple(image.shape[-2:]),
+    )
+    torch.manual_seed(0)
+    return _SWAP.sample_params(image, boxes)
+
+
+def _edit(params: Any, **changes: Any) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(params, **changes)
+
+
+_FILES = iter(range(10**9))
+
+
+def _text_file(text: str) -> Path:
+    path = Path(tempfile.gettempdir()) / f"saliencyaug-sweep-{next(_FILES)}.jsonl"
+    path.write_text(text)
+    return path
+
+
+def _box_file_with(change: str) -> Path:
+    """A box file whose one record has ``change`` in place of the matching valid field."""
+    record = '{"path": "c/0.png", "size": [24, 32], "box": [1, 2, 5, 7]}'
+    key = change.split(":", 1)[0]
+    start = record.index(key)
+    value = start + len(key) + 2
+    end = record.index("]", value) + 1 if record[value] == "[" else record.index(", ", value)
+    bad = record[:start] + change + record[end:]
+    return _text_file('{"format": "saliencyaug-boxes", "version": 1}\n' + bad + "\n")
 
 
 class _Encoder(nn.Module):
@@ -953,6 +1028,63 @@ def entries(tmp: Path) -> list[Entry]:
             aliases={"text": ("shard",)},
         ),
         Entry("BoxCache.load", BoxCache.load, {"paths": ("choice", lambda: _boxes_file(tmp))}),
+        Entry(
+            "BoxCache.load(records)",
+            lambda paths: BoxCache.load(paths),
+            {"paths": ("box_file", lambda: _box_file_with('"path": "c/0.png"'))},
+            aliases={"paths": ("paths", ".jsonl")},  # a bad record: the error names its file
+            refuse=frozenset({("paths", "None"), ("paths", "str"), ("paths", "object")}),
+        ),
+        Entry(
+            "ImageFolderWithBoxes",
+            lambda cache: ImageFolderWithBoxes(_image_folder(tmp), cache),
+            {"cache": ("folder_boxes", lambda: _box_file_with('"path": "c/0.png"'))},
+        ),
+        Entry(
+            "SaliencySwap.replay",
+            lambda params: _SWAP.replay(params, _image()),
+            {"params": ("view_params", _view_params)},
+            validate=_view,
+        ),
+        Entry(
+            "RandomResizedCropWithMask.replay",
+            lambda params: T.RandomResizedCropWithMask(12).replay(params, _image()),
+            {
+                "params": (
+                    "view_params",
+                    lambda: T.RandomResizedCropWithMask(12).sample_params(_image()),
+                )
+            },
+            validate=_view,
+            accept=frozenset({("params", "no background"), ("params", "small background")}),
+        ),
+        Entry(
+            "save_encoder",
+            lambda arch: M.save_encoder(
+                _fresh(tmp).with_suffix(".pt"),
+                M.make_backbone("small_resnet", widths=(4, 8, 8, 8)),
+                arch[0],
+                arch[1],
+            ),
+            {"arch": ("arch", lambda: ("small_resnet", {"widths": [4, 8, 8, 8]}))},
+        ),
+        Entry(
+            "minmax_normalize",
+            Y.minmax_normalize,
+            {"x": ("floats", _vectors)},
+            accept=frozenset({("x", "other batch")}),
+        ),
+        Entry(
+            "mask_box",
+            lambda mask: B.mask_box(mask),
+            {"mask": ("map", lambda: (_map() > 0.5).astype(np.uint8))},
+            accept=frozenset({("mask", "empty"), ("mask", "add dim"), ("mask", "list")}),
+        ),
+        Entry(
+            "scale_box",
+            lambda from_size, to_size: B.scale_box(B.Box(1, 2, 5, 7), from_size, to_size),
+            {"from_size": ("size", lambda: (24, 32)), "to_size": ("size", lambda: (12, 16))},
+        ),
         # -- training ----------------------------------------------------------------------
         Entry(
             "load_recipe",
@@ -971,7 +1103,7 @@ def entries(tmp: Path) -> list[Entry]:
             ),
             {
                 "lr": ("nonneg", lambda: 0.1),
-                "momentum": ("nonneg", lambda: 0.9),
+                "momentum": ("prob", lambda: 0.9),
                 "weight_decay": ("nonneg", lambda: 1e-6),
                 "trust_coefficient": ("pos", lambda: 1e-3),
             },

@@ -302,3 +302,38 @@ def test_bench_pairs_step_smoke(tmp_path: Path) -> None:
     assert report["header"]["decoder_size"] == 32 and report["target"]["target"].endswith(
         "2.50x MoCo v2 step"
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["study", "--scale", "smoke", "--out", "FILE"], "--out FILE is a file"),
+        (["study", "--scale", "smoke", "--out", "new", "--assets", "FILE"], "--assets FILE"),
+        (["assets", "--out", "FILE"], "--out FILE is a file"),
+        (["demo", "--out", "DIR"], "--out DIR is a folder"),
+        (["grid", "--out", "DIR"], "--out DIR is a folder"),
+        (["pairs-demo", "--out", "DIR"], "--out DIR is a folder"),
+        (["boxes", "DIR", "--out", "DIR"], "--out DIR is a folder"),
+        (["boxes-merge", "FILE", "--out", "DIR"], "--out DIR is a folder"),
+        (["boxes-merge", "FILE", "--out", "merged.jsonl"], "FILE: empty box file"),
+        (
+            ["eval", "--checkpoint", "FILE", "--train", "DIR", "--test", "DIR", "--out", "DIR"],
+            "--out DIR is a folder",
+        ),
+        (
+            ["eval", "--checkpoint", "FILE", "--train", "DIR", "--test", "DIR", "--out", "r.json"],
+            "FILE: not a file of tensors that can be loaded safely",
+        ),
+        (["recipes", "nope"], "no recipe named 'nope'"),
+    ],
+)
+def test_user_errors_are_one_line_never_a_traceback(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "FILE").write_text("")
+    (tmp_path / "DIR").mkdir()
+    names = {"FILE": str(tmp_path / "FILE"), "DIR": str(tmp_path / "DIR")}
+    assert main([names.get(a, a) for a in argv]) == 2
+    err = capsys.readouterr().err
+    expected = message.replace("FILE", names["FILE"]).replace("DIR", names["DIR"])
+    assert err.startswith("error: ") and expected in err and err.count("\n") == 1, err

@@ -64,6 +64,8 @@ def scale_box(box: Box, from_size: tuple[int, int], to_size: tuple[int, int]) ->
         >>> scale_box(Box(1, 1, 2, 2), (4, 4), (2, 2))
         Box(x0=0, y0=0, x1=1, y1=1)
     """
+    from_size = _checks.size_pair("from_size", from_size)
+    to_size = _checks.size_pair("to_size", to_size)
     fy, fx = to_size[0] / from_size[0], to_size[1] / from_size[1]
     x0 = min(to_size[1] - 1, max(0, math.floor(box.x0 * fx)))
     y0 = min(to_size[0] - 1, max(0, math.floor(box.y0 * fy)))
@@ -220,6 +222,12 @@ def mask_box(mask: Any) -> Box | None:
     if _checks.is_tensor(mask):
         mask = mask.detach().cpu().numpy()
     arr = np.asarray(mask)
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[0] != 1):
+        raise ValueError(f"mask must be (1, H, W) or (H, W), got shape {arr.shape}")
+    if np.iscomplexobj(arr) or arr.dtype.kind not in "biuf":
+        raise TypeError(f"mask must hold real numbers or bools, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError("mask contains NaN or inf")
     arr = arr.reshape(arr.shape[-2:]).astype(bool)
     ys, xs = np.nonzero(arr.any(1))[0], np.nonzero(arr.any(0))[0]
     if len(ys) == 0:

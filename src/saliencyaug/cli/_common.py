@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from saliencyaug.boxes import OBJECTIVES, BoxSearch
@@ -16,6 +17,18 @@ def fail(message: str) -> int:
     """Print ``error: message`` on stderr; the exit code of a user error (2)."""
     print(f"error: {message}", file=sys.stderr)
     return 2
+
+
+def out_problem(path: str | None, *, folder: bool, flag: str = "--out") -> str | None:
+    """Why ``path`` cannot be written as a ``folder`` (or a file), or None when it can."""
+    if path is None:
+        return None
+    target = Path(path)
+    if folder and target.exists() and not target.is_dir():
+        return f"{flag} {path} is a file; give a folder to write into"
+    if not folder and target.is_dir():
+        return f"{flag} {path} is a folder; give the file to write"
+    return None
 
 
 def first_line(err: BaseException) -> str:
@@ -137,6 +150,7 @@ __all__ = [
     "first_line",
     "json_option",
     "level",
+    "out_problem",
     "positive_int",
     "size",
     "write_json",

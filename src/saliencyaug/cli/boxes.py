@@ -6,7 +6,13 @@ import argparse
 import sys
 from typing import Any
 
-from saliencyaug.cli._common import box_search_arguments, box_search_from_args, fail, first_line
+from saliencyaug.cli._common import (
+    box_search_arguments,
+    box_search_from_args,
+    fail,
+    first_line,
+    out_problem,
+)
 from saliencyaug.data import BoxCache
 from saliencyaug.data.box_builder import build_box_cache, parse_shard
 from saliencyaug.saliency import DEFAULT_DETECTOR
@@ -57,6 +63,9 @@ def add_parser(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
 
 def run_boxes(args: argparse.Namespace) -> int:
     """``saliencyaug boxes``."""
+    problem = out_problem(args.out, folder=False)
+    if problem:
+        return fail(problem)
     try:
         shard = parse_shard(args.shard)
         search = box_search_from_args(args)
@@ -92,6 +101,9 @@ def run_boxes(args: argparse.Namespace) -> int:
 
 def run_merge(args: argparse.Namespace) -> int:
     """``saliencyaug boxes-merge``."""
+    problem = out_problem(args.out, folder=False)
+    if problem:
+        return fail(problem)
     try:
         cache = BoxCache.load(args.files)
         cache.save(args.out)

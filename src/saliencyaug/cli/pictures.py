@@ -15,6 +15,7 @@ from saliencyaug.cli._common import (
     box_search_from_args,
     fail,
     first_line,
+    out_problem,
     positive_int,
 )
 from saliencyaug.data import BoxCache
@@ -137,6 +138,9 @@ def _pairs_demo_parser(sub: Any, summary: str) -> argparse.ArgumentParser:
 
 def run_demo_command(args: argparse.Namespace) -> int:
     """``saliencyaug demo``."""
+    problem = out_problem(args.out, folder=False)
+    if problem:
+        return fail(problem)
     try:
         search = box_search_from_args(args)
         path = run_demo(args.out, args.detectors, synthetic=args.synthetic, search=search)
@@ -148,6 +152,9 @@ def run_demo_command(args: argparse.Namespace) -> int:
 
 def run_grid(args: argparse.Namespace) -> int:
     """``saliencyaug grid``."""
+    problem = out_problem(args.out, folder=False)
+    if problem:
+        return fail(problem)
     try:
         boxes = None
         if args.root:
@@ -186,6 +193,9 @@ def run_grid(args: argparse.Namespace) -> int:
 
 def run_pairs_demo(args: argparse.Namespace) -> int:
     """``saliencyaug pairs-demo``."""
+    problem = out_problem(args.out, folder=False)
+    if problem:
+        return fail(problem)
     images = synthetic_scenes(4) if args.synthetic else bundled_photos()
     try:
         canvas, history = render_synthesized_pairs(images, size=args.size, steps=args.steps)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from saliencyaug.cli._common import fail, first_line
+from saliencyaug.cli._common import fail, first_line, out_problem
 from saliencyaug.data import collect_assets
 from saliencyaug.study import run_study
 
@@ -57,6 +57,9 @@ def add_parser(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
 
 def run_assets(args: argparse.Namespace) -> int:
     """``saliencyaug assets``."""
+    problem = out_problem(args.out, folder=True)
+    if problem:
+        return fail(problem)
     try:
         manifest = collect_assets(args.out)
     except (ValueError, OSError) as err:
@@ -73,6 +76,11 @@ def run_assets(args: argparse.Namespace) -> int:
 
 def run_study_command(args: argparse.Namespace) -> int:
     """``saliencyaug study``."""
+    problem = out_problem(args.out, folder=True) or out_problem(
+        args.assets, folder=True, flag="--assets"
+    )
+    if problem:
+        return fail(problem)
     try:
         summary = run_study(
             args.out, args.scale, tuple(args.arms) if args.arms else None, args.assets

@@ -168,10 +168,19 @@ def check_record_path(path: Any, source: str = "box record") -> str:
 def _record(entry: dict[str, Any], source: Path) -> BoxRecord:
     check_record_path(entry.get("path"), str(source))
     try:
-        h, w = (int(v) for v in entry["size"])
-        box = Box(*(int(v) for v in entry["box"]))
-    except (KeyError, TypeError, ValueError) as err:
+        size, coords = list(entry["size"]), list(entry["box"])
+    except (KeyError, TypeError) as err:
         raise ValueError(f"{source}: malformed record {entry!r}") from err
+    if len(size) != 2 or len(coords) != 4:
+        raise ValueError(f"{source}: malformed record {entry!r} (size: 2 values, box: 4)")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in [*size, *coords]):
+        # 3.7 or true would be truncated to a different box without a word
+        raise ValueError(
+            f"{source}: the size and box of {entry['path']!r} must be integers (pixels), got "
+            f"size {size} and box {coords}"
+        )
+    h, w = size
+    box = Box(*coords)
     if not (0 <= box.x0 < box.x1 <= w and 0 <= box.y0 < box.y1 <= h):
         raise ValueError(
             f"{source}: box {list(box)} of {entry['path']!r} is outside its {h}x{w} image"

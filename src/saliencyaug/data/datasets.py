@@ -333,6 +333,10 @@ class ImageFolderWithBoxes(BoxedImageDataset):
     ) -> None:
         _checks.choice("missing", missing, ("skip", "detect"))
         root = Path(root)
+        if not isinstance(cache, (BoxCache, str, Path, list, tuple)):
+            raise TypeError(
+                f"cache must be a BoxCache or the path(s) of box files, got {type(cache).__name__}"
+            )
         if not isinstance(cache, BoxCache):
             cache = BoxCache.load(cache, root=root)
         files = list_images(root)
@@ -353,6 +357,14 @@ class ImageFolderWithBoxes(BoxedImageDataset):
                 continue
             label = index[rel.parts[0] if len(rel.parts) > 1 else ""]
             samples.append(Sample(p, label, None if box is None else tuple(map(float, box))))  # type: ignore[arg-type]
+        if files and not samples and len(cache):
+            # every image skipped although the file has boxes: it describes another folder
+            raise ValueError(
+                f"cache: none of the {len(files)} images below {root} has a box in the box "
+                f"file ({len(cache)} records, e.g. {cache.records[0].path!r}); was it built "
+                "for another folder? Build one for this folder (saliencyaug boxes), or pass "
+                'missing="detect"'
+            )
         super().__init__(samples, classes, transform)
 
 

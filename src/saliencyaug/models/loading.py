@@ -46,6 +46,7 @@ def save_encoder(
     if not isinstance(arch, str):
         raise TypeError(f"arch must be a make_backbone name, got {type(arch).__name__}")
     module = getattr(backbone, "module", backbone)  # unwrap DistributedDataParallel
+    _check_rebuilds(module, arch, dict(options or {}))
     payload = {
         "format": ENCODER_FORMAT,
         "arch": arch,
@@ -55,6 +56,26 @@ def save_encoder(
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def _check_rebuilds(module: torch.nn.Module, arch: str, options: dict[str, Any]) -> None:
+    """Refuse an ``arch`` and ``options`` that would not rebuild ``module`` (the file would
+    save fine and fail to load): the network they make, on the meta device (no memory, no
+    initialisation cost), must have the same weights' names and shapes."""
+    try:
+        with torch.device("meta"):
+            rebuilt = make_backbone(arch, stages=(4,), **options)
+    except (ValueError, TypeError, KeyError) as err:
+        raise ValueError(f"arch {arch!r} with options {options}: {err}") from None
+    want = {k: tuple(v.shape) for k, v in rebuilt.state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    if want != have:
+        differ = sorted(set(want) ^ set(have)) or [k for k in want if want[k] != have[k]]
+        raise ValueError(
+            f"arch {arch!r} with options {options} does not rebuild this backbone ("
+            f"{len(differ)} weights differ, e.g. {differ[0]!r}): pass the make_backbone name "
+            "and options it was built with"
+        )
 
 
 def load_encoder(path: str | Path, arch: str = "resnet18") -> torch.nn.Module:

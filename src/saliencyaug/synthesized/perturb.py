@@ -35,7 +35,13 @@ ContrastiveFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def minmax_normalize(x: torch.Tensor) -> torch.Tensor:
-    """Per-row min-max normalisation of ``(B, n)`` to [0, 1]; a constant row becomes 0."""
+    """Per-row min-max normalisation of ``(B, n)`` to [0, 1]; a constant row becomes 0.
+
+    Raises:
+        ValueError: not a 2-D tensor, or NaN/inf values (a NaN would make its row all 0).
+    """
+    _checks.tensor("x", x, ndim=2, shape="(B, n)", floating=True)
+    _checks.finite_values("x", x)
     lo = x.amin(dim=1, keepdim=True)
     span = x.amax(dim=1, keepdim=True) - lo
     return torch.where(
@@ -198,7 +204,7 @@ class VariancePerturber(nn.Module):
     ) -> None:
         super().__init__()
         self.eps_var = _checks.positive("eps_var", eps_var, allow_zero=True)
-        self.kappa = _checks.real("kappa", kappa)
+        self.kappa = _checks.positive("kappa", kappa, allow_zero=True)  # 0: no dimension
         self.axis: Axis = _checks.choice("axis", axis, ("column", "row", "none"))
         self.gather_distributed = _checks.boolean("gather_distributed", gather_distributed)
 

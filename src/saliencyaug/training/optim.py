@@ -56,7 +56,8 @@ class LARS(torch.optim.Optimizer):
         adapt: bool = True,
     ) -> None:
         _checks.positive("lr", lr, allow_zero=True)
-        _checks.positive("momentum", momentum, allow_zero=True)
+        if not 0 <= _checks.real("momentum", momentum) < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         _checks.positive("weight_decay", weight_decay, allow_zero=True)
         _checks.positive("trust_coefficient", trust_coefficient)
         defaults = {

@@ -116,6 +116,37 @@ class ViewParams:
     background: torch.Tensor | None = None
     background_index: int | None = None
 
+    def check(self, image_size: tuple[int, int]) -> None:
+        """Refuse parameters that cannot be replayed on an image of ``image_size``: drawn for
+        another size, or with boxes edited outside their canvas or empty.
+
+        Raises:
+            ValueError: naming ``params`` and what does not fit.
+        """
+        if tuple(self.image_size) != tuple(image_size):
+            raise ValueError(
+                f"params were drawn for a {self.image_size[0]}x{self.image_size[1]} image, "
+                f"the sample's image is {image_size[0]}x{image_size[1]}: draw new ones with "
+                "sample_params"
+            )
+        for name, box, (h, w) in (
+            ("crop", self.crop, self.image_size),
+            ("target", self.target, self.size),
+        ):
+            if not isinstance(box, Box) or not (
+                0 <= box.x0 < box.x1 <= w and 0 <= box.y0 < box.y1 <= h
+            ):
+                raise ValueError(
+                    f"params.{name} must be a non-empty Box inside its {h}x{w} canvas, got {box}"
+                )
+        if self.swapped and (
+            not isinstance(self.background, torch.Tensor)
+            or tuple(self.background.shape[-2:]) != tuple(self.size)
+        ):
+            raise ValueError(
+                f"params.background must be an image tensor of the output size {self.size}"
+            )
+
     def mask(self, device: torch.device | None = None) -> torch.Tensor:
         """The view's uint8 ``(1, H, W)`` saliency mask."""
         if self.swapped:
@@ -186,7 +217,8 @@ class _SalientView(v2.Transform):
         if params is None:
             view = self.make_params(chosen)["view"]
         else:
-            self._find_image(chosen)
+            image = to_image_tensor(self._find_image(chosen), "image")
+            params.check((int(image.shape[-2]), int(image.shape[-1])))
             view = params
         out = [
             self.transform(x, {"view": view}) if n else x for x, n in zip(flat, needs, strict=True)
