@@ -28,13 +28,22 @@ from saliencyaug.training import (
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
+def _tiny_encoder() -> torch.nn.Module:
+    from saliencyaug.models import make_backbone
+
+    return make_backbone("small_resnet", widths=(4, 8, 8, 8))
+
+
+TINY = ("small_resnet", {"widths": [4, 8, 8, 8]})
+
+
 def _finished_run(path: Path) -> None:
     with RunFolder(path, load_recipe("smoke-byol")) as run:
         run.open_log(None, tensorboard=False)
         for step in (1, 2, 3):
             run.log({"step": step, "loss": 1.0 / step})
         run.save_checkpoint({"step": 3, "weights": torch.ones(3)})
-        run.save_encoder(torch.nn.Linear(2, 2), "resnet18", {})
+        run.save_encoder(_tiny_encoder(), *TINY)
 
 
 def test_a_run_is_never_overwritten_without_being_told(tmp_path: Path) -> None:
@@ -103,7 +112,7 @@ def test_a_failed_write_leaves_the_previous_file_whole(
     monkeypatch.setattr(torch, "save", dies_midway)
     with RunFolder(tmp_path, load_recipe("smoke-byol"), resume=True) as run:
         with pytest.raises(KeyboardInterrupt):
-            run.save_encoder(torch.nn.Linear(2, 2), "resnet18", {})
+            run.save_encoder(_tiny_encoder(), *TINY)
         with pytest.raises(KeyboardInterrupt):
             run.save_checkpoint({"step": 4})
     assert (tmp_path / "encoder.pt").read_bytes() == encoder
