@@ -124,7 +124,8 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
                 with torch.no_grad():
                     z, z_map = target(x, predict=False)
             loss = byol_loss((p[:b].float(), p[b:].float()), (z[:b].float(), z[b:].float()))
-            parts = {"byol": loss.item()}
+            # parts stay tensors: .item() waits for the GPU, so it runs on logging steps only
+            parts = {"byol": loss.detach()}
             if p_map is not None and z_map is not None:
                 masks = (views["mask1"].to(device), views["mask2"].to(device))
                 align = saliency_alignment_loss(
@@ -135,7 +136,7 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
                     temperature=recipe["cvsa"]["temperature"],
                 )
                 loss = loss + recipe["cvsa"]["weight"] * align
-                parts["align"] = align.item()
+                parts["align"] = align.detach()
 
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -148,7 +149,8 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
 
             if step % cfg["log_every"] == 0 or schedule.ends_epoch(step):
                 lr = optimizer.param_groups[0]["lr"]
-                run.log({"step": step, "epoch": epoch, "lr": lr, "loss": loss.item(), **parts})
+                values = {k: v.item() for k, v in parts.items()}
+                run.log({"step": step, "epoch": epoch, "lr": lr, "loss": loss.item(), **values})
             if step % cfg["checkpoint_every"] == 0 or step == schedule.total:
                 run.save_state(step, state, optimizer, scaler)
             if step >= schedule.total:

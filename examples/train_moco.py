@@ -137,7 +137,8 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
                     )
                     keys = unshuffle_batch(keys, restore) if restore is not None else keys
             loss = contrastive(query.projection.float(), keys.float())
-            parts = {"moco": loss.item()}
+            # parts stay tensors: .item() waits for the GPU, so it runs on logging steps only
+            parts = {"moco": loss.detach()}
             if recipe["pairs"]["enabled"]:
                 extra = pairs(
                     encoder=online,
@@ -147,7 +148,7 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
                     augmented_features=query.pooled.detach().float(),
                 )
                 loss = loss + extra.loss
-                parts.update(reconstruction=extra.reconstruction.item(), pair=extra.pair.item())
+                parts.update(reconstruction=extra.reconstruction.detach(), pair=extra.pair.detach())
 
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -159,7 +160,8 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
 
             if step % cfg["log_every"] == 0 or schedule.ends_epoch(step):
                 lr = optimizer.param_groups[0]["lr"]
-                run.log({"step": step, "epoch": epoch, "lr": lr, "loss": loss.item(), **parts})
+                values = {k: v.item() for k, v in parts.items()}
+                run.log({"step": step, "epoch": epoch, "lr": lr, "loss": loss.item(), **values})
             if step % cfg["checkpoint_every"] == 0 or step == schedule.total:
                 run.save_state(step, state, optimizer, scaler)
             if step >= schedule.total:

@@ -127,7 +127,8 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
                 out = online(x)  # both views as one batch
             p, z = out.prediction.float(), out.projection.float()
             loss = byol_loss((p[:b], p[b:]), (z[:b], z[b:]))  # projections detached inside
-            parts = {"simsiam": loss.item()}
+            # parts stay tensors: .item() waits for the GPU, so it runs on logging steps only
+            parts = {"simsiam": loss.detach()}
             if recipe["pairs"]["enabled"]:
                 extra = pairs(
                     encoder=online,
@@ -137,7 +138,7 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
                     augmented_features=out.pooled[:b].detach().float(),
                 )
                 loss = loss + extra.loss
-                parts.update(reconstruction=extra.reconstruction.item(), pair=extra.pair.item())
+                parts.update(reconstruction=extra.reconstruction.detach(), pair=extra.pair.detach())
 
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -148,7 +149,8 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
 
             if step % cfg["log_every"] == 0 or schedule.ends_epoch(step):
                 lr = optimizer.param_groups[0]["lr"]
-                run.log({"step": step, "epoch": epoch, "lr": lr, "loss": loss.item(), **parts})
+                values = {k: v.item() for k, v in parts.items()}
+                run.log({"step": step, "epoch": epoch, "lr": lr, "loss": loss.item(), **values})
             if step % cfg["checkpoint_every"] == 0 or step == schedule.total:
                 run.save_state(step, state, optimizer, scaler)
             if step >= schedule.total:
