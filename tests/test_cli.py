@@ -269,6 +269,12 @@ def test_bench_pipeline_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     )
     assert report["batch"][0]["device"] == "cpu"
     assert "SaliencySwap, cached boxes" in capsys.readouterr().out
+    # every detector on the fly, the default first (what users get without boxes)
+    from saliencyaug.saliency import DEFAULT_DETECTOR
+
+    on_the_fly = [r["pipeline"] for r in report["rows"] if "on the fly" in r["pipeline"]]
+    assert on_the_fly[0] == f"SaliencySwap, {DEFAULT_DETECTOR} on the fly (default)"
+    assert len(on_the_fly) >= 3 and f"({DEFAULT_DETECTOR}) <= 2x" in report["targets"][1]["target"]
 
 
 def test_bench_cvsa_step_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

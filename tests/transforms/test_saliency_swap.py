@@ -453,3 +453,98 @@ def test_crop_aspect_ratio_is_log_uniform_when_it_fits() -> None:
         logs, stats.uniform(loc=np.log(3 / 4), scale=np.log(4 / 3) - np.log(3 / 4)).cdf
     )
     assert ks.pvalue > 0.01, ks
+
+
+# -- detection on the fly: background boxes once, the foreground at a working resolution ------
+
+
+class CountingDetector:
+    """The default detector, counting its calls (picklable, for DataLoader workers)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, image: object) -> np.ndarray:
+        from saliencyaug.saliency import get_detector
+
+        self.calls += 1
+        return get_detector("geodesic")(image)
+
+
+def _direct_background_box(background: torch.Tensor, swap: SaliencySwap) -> object:
+    """The box a fresh detection gives: resize to the output, then to the working side,
+    detect, search and scale back, written out step by step."""
+    from saliencyaug.boxes import scale_box
+    from saliencyaug.saliency import get_detector
+
+    canvas = TF.resize(background, list(swap.size), antialias=True)
+    h, w = canvas.shape[-2:]
+    if max(h, w) <= 160:  # already at or below the working side
+        return swap.box_search(get_detector("geodesic")(canvas))
+    f = 160 / max(h, w)
+    small = (round(h * f), round(w * f))
+    working = TF.resize(canvas, list(small), antialias=True)
+    return scale_box(swap.box_search(get_detector("geodesic")(working)), small, (h, w))
+
+
+def test_background_boxes_are_detected_once_and_equal_a_fresh_detection() -> None:
+    pool = [textured_background(s, 200, 260) for s in range(3)]
+    counting = CountingDetector()
+    swap = SaliencySwap(pool, size=224, detector=counting)
+    fg, fg_box = (
+        solid(FG, 120, 160),
+        tv_tensors.BoundingBoxes([[20, 20, 120, 100]], format="XYXY", canvas_size=(120, 160)),
+    )  # the foreground has its box: every detection is a background's
+    torch.manual_seed(0)
+    drawn = {swap.sample_params(fg, fg_box).background_index for _ in range(30)}
+    assert drawn == {0, 1, 2} and counting.calls == 3  # once per background, not per draw
+    for index in drawn:
+        assert swap.background_boxes[index] == _direct_background_box(pool[index], swap)
+    assert swap.prepare_backgrounds(progress=False) == 0  # nothing left to detect
+
+
+class _BackgroundBoxes(torch.utils.data.Dataset):
+    def __init__(self, swap: SaliencySwap, n: int) -> None:
+        self.swap, self.n = swap, n
+
+    def __len__(self) -> int:
+        return 2 * self.n
+
+    def __getitem__(self, k: int) -> torch.Tensor:
+        return torch.tensor(list(self.swap.background_box(k % self.n)))
+
+
+def test_a_pickled_transform_in_two_workers_finds_the_same_background_boxes() -> None:
+    pool = [textured_background(s, 150, 190) for s in range(3)]
+    swap = SaliencySwap(pool, size=96)
+    direct = [list(_direct_background_box(bg, swap)) for bg in pool]
+    # 3 backgrounds over 6 items and 2 workers: each background is detected in each worker
+    loader = DataLoader(_BackgroundBoxes(swap, 3), batch_size=1, num_workers=2)
+    found = [batch[0].tolist() for batch in loader]
+    assert found == direct + direct
+    assert not swap.background_boxes  # the workers' boxes stay theirs
+
+
+def test_working_resolution_keeps_the_default_detectors_box_quality(
+    composite_assets: Path,
+) -> None:
+    # measured on 300 composites: mean IoU with the exact box 0.715 at 160 px against 0.718
+    # at full resolution (384 px images), 0.711 against 0.721 (256 px); here a fixed set
+    from saliencyaug.bench.box_quality import box_iou
+    from saliencyaug.data import CompositeEmoji
+
+    data = CompositeEmoji(composite_assets, "test", 48, 320, seed=7)
+    full = SaliencySwap([torch.zeros(3, 8, 8, dtype=torch.uint8)], detect_size=None)
+    working = SaliencySwap([torch.zeros(3, 8, 8, dtype=torch.uint8)])
+    assert working.detect_size == 160
+    scores: dict[str, list[float]] = {"full": [], "working": []}
+    for i in range(len(data)):
+        image, mask, _ = data.render(i)
+        ys, xs = np.nonzero(mask)
+        truth = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+        scores["full"].append(box_iou(full._default_box(tensor), truth))
+        scores["working"].append(box_iou(working._default_box(tensor), truth))
+    assert np.mean(scores["working"]) >= np.mean(scores["full"]) - 0.015, {
+        k: float(np.mean(v)) for k, v in scores.items()
+    }

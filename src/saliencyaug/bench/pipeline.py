@@ -3,7 +3,10 @@
 The MoCo v2 augmentation pipeline of the CVSA paper (Appendix A.1) with its first step either
 ``RandomResizedCrop`` (the baseline), ``SaliencySwap`` with boxes from a cache (the sample
 carries its ``BoundingBoxes``, the backgrounds theirs) or ``SaliencySwap`` with boxes detected
-on the fly by ``spectral_residual`` (foreground and background), on 500x375 photos (bundled
+on the fly by each still-image detector, the default first, with SaliencySwap's defaults (the
+foreground detected at ``detect_size``, each background's box detected once and kept; the
+pool is the 64 photos, so after the warm-up round every background's box is known, as in a
+long run), on 500x375 photos (bundled
 photos under random crops and resizes) decoded in memory. One process, one torch thread,
 pipelines interleaved round by round so that drift affects all alike; images per second and
 ratios to the baseline. Then ``BatchSaliencySwap`` on a (256, 3, 224, 224) batch on the CPU,
@@ -22,10 +25,24 @@ from saliencyaug._opencv import require_cv2
 from saliencyaug.bench.environment import machine_header
 from saliencyaug.boxes import BoxSearch
 from saliencyaug.demo import PHOTOS, bundled_photos
-from saliencyaug.saliency import spectral_residual
+from saliencyaug.saliency import (
+    DEFAULT_DETECTOR,
+    STILL_IMAGE_DETECTORS,
+    get_detector,
+    spectral_residual,
+)
 from saliencyaug.transforms import BatchSaliencySwap, SaliencySwap, moco_v2_view
 
-TARGETS = {"cached": 1.3, "spectral_residual": 2.0}
+TARGETS = {"cached": 1.3, "on the fly": 2.0}
+
+
+def _available(detector: str) -> bool:
+    """False for a detector whose library is missing (OpenCV contrib's)."""
+    try:
+        get_detector(detector)(np.zeros((8, 8, 3), np.uint8))
+    except ImportError:
+        return False
+    return True
 
 
 def _photos(n: int, seed: int) -> list[np.ndarray]:
@@ -58,6 +75,9 @@ def run(n_images: int = 64, rounds: int = 5, batch: int = 256, seed: int = 0) ->
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
+        detectors = [DEFAULT_DETECTOR] + [
+            d for d in STILL_IMAGE_DETECTORS if d != DEFAULT_DETECTOR and _available(d)
+        ]
         photos = _photos(n_images, seed)
         tensors = [
             tv_tensors.Image(torch.from_numpy(p).permute(2, 0, 1).contiguous()) for p in photos
@@ -79,13 +99,13 @@ def run(n_images: int = 64, rounds: int = 5, batch: int = 256, seed: int = 0) ->
                 moco_v2_view(SaliencySwap(cached_pool, size=224), blur_p=1.0),
                 lambda i: (tensors[i], boxes[i]),
             ),
-            "SaliencySwap, spectral_residual on the fly": (
-                moco_v2_view(
-                    SaliencySwap(tensors, size=224, detector="spectral_residual"), blur_p=1.0
-                ),
-                lambda i: (tensors[i],),
-            ),
         }
+        for detector in detectors:  # the default first: what a user gets without boxes
+            label = " (default)" if detector == DEFAULT_DETECTOR else ""
+            pipelines[f"SaliencySwap, {detector} on the fly{label}"] = (
+                moco_v2_view(SaliencySwap(tensors, size=224, detector=detector), blur_p=1.0),
+                lambda i: (tensors[i],),
+            )
         times: dict[str, list[float]] = {k: [] for k in pipelines}
         with torch.random.fork_rng(devices=[]):  # the caller's RNG is left as it was
             torch.manual_seed(seed)
@@ -143,9 +163,9 @@ def run(n_images: int = 64, rounds: int = 5, batch: int = 256, seed: int = 0) ->
             "met": rows[1]["vs_baseline"] <= TARGETS["cached"],
         },
         {
-            "target": "SaliencySwap with spectral_residual on the fly <= 2x",
+            "target": f"SaliencySwap on the fly, default detector ({DEFAULT_DETECTOR}) <= 2x",
             "value": rows[2]["vs_baseline"],
-            "met": rows[2]["vs_baseline"] <= TARGETS["spectral_residual"],
+            "met": rows[2]["vs_baseline"] <= TARGETS["on the fly"],
         },
     ]
     header = machine_header() | {"torch_threads": 1, "images": n_images, "rounds": rounds}
