@@ -39,93 +39,124 @@ from saliencyaug.synthesized import DecoderPairObjective, FeatureDecoder
 from saliencyaug.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 
-def _step_fn(variant: str, batch: int, size: int, hidden: int, decoder_size: int = 224) -> Any:
+def _step_fn(
+    variant: str,
+    batch: int,
+    size: int,
+    hidden: int,
+    decoder_size: int = 224,
+    *,
+    arch: str = "resnet18",
+    device: str = "cpu",
+    amp: bool = False,
+) -> Any:
+    """One training step of ``variant`` (byol, cvsa, moco, pairs) as a function returning
+    the loss as a tensor (no host synchronisation: the caller times with its own)."""
     if variant in ("moco", "pairs"):
-        return _moco_step_fn(variant == "pairs", batch, size, decoder_size)
+        return _moco_step_fn(
+            variant == "pairs", batch, size, decoder_size, arch=arch, device=device, amp=amp
+        )
     import torch
 
     torch.manual_seed(0)
-    backbone = ResNetBackbone("resnet18", stages=(4,))
-    proj, pred = MLPHead(512, hidden, 256), MLPHead(256, hidden, 256)
+    backbone = ResNetBackbone(arch, stages=(4,))
+    width = backbone.output_dim
+    proj, pred = MLPHead(width, hidden, 256), MLPHead(256, hidden, 256)
     modules = [backbone, proj, pred]
     cvsa = variant == "cvsa"
     if cvsa:
-        cproj, cpred = ConvProjector(512, hidden, 256), ConvPredictor(256, hidden, 256)
+        cproj, cpred = ConvProjector(width, hidden, 256), ConvPredictor(256, hidden, 256)
         modules += [cproj, cpred]
         align = SaliencyAlignmentLoss()
-    online = torch.nn.ModuleList(modules).train()
-    target_modules = torch.nn.ModuleList([backbone, proj] + ([cproj] if cvsa else []))
-    target = ema_copy(target_modules)
+    online = torch.nn.ModuleList(modules).train().to(device)
+    trained = torch.nn.ModuleList([backbone, proj] + ([cproj] if cvsa else []))
+    target = ema_copy(trained)
     assert isinstance(target, torch.nn.ModuleList)
     opt = torch.optim.SGD(online.parameters(), lr=0.05, momentum=0.9)
-    x1, x2 = torch.randn(batch, 3, size, size), torch.randn(batch, 3, size, size)
-    m1 = torch.zeros(batch, 1, size, size, dtype=torch.uint8)
+    scaler = torch.amp.GradScaler(device, enabled=amp)
+    x1, x2 = (torch.randn(batch, 3, size, size, device=device) for _ in range(2))
+    m1 = torch.zeros(batch, 1, size, size, dtype=torch.uint8, device=device)
     m1[:, :, size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 1
     m2 = m1.flip(-1)
 
-    def step() -> float:
-        out1, out2 = backbone(x1), backbone(x2)
-        h1, h2 = proj(out1.pooled), proj(out2.pooled)
-        p1, p2 = pred(h1), pred(h2)
-        with torch.no_grad():
-            t1, t2 = target[0](x1), target[0](x2)
-            th1, th2 = target[1](t1.pooled), target[1](t2.pooled)
-        loss = byol_loss((p1, p2), (th1, th2))
-        if cvsa:
-            pc1, pc2 = cpred(cproj(out1.maps[4])), cpred(cproj(out2.maps[4]))
+    def step() -> torch.Tensor:
+        with torch.autocast(device, dtype=torch.float16, enabled=amp):
+            out1, out2 = backbone(x1), backbone(x2)
+            h1, h2 = proj(out1.pooled), proj(out2.pooled)
+            p1, p2 = pred(h1), pred(h2)
             with torch.no_grad():
-                tc1, tc2 = target[2](t1.maps[4]), target[2](t2.maps[4])
-            loss = loss + align((pc1, pc2), (tc1, tc2), (m1, m2))
+                t1, t2 = target[0](x1), target[0](x2)
+                th1, th2 = target[1](t1.pooled), target[1](t2.pooled)
+            if cvsa:
+                pc1, pc2 = cpred(cproj(out1.maps[4])), cpred(cproj(out2.maps[4]))
+                with torch.no_grad():
+                    tc1, tc2 = target[2](t1.maps[4]), target[2](t2.maps[4])
+        loss = byol_loss((p1.float(), p2.float()), (th1.float(), th2.float()))
+        if cvsa:
+            loss = loss + align((pc1.float(), pc2.float()), (tc1.float(), tc2.float()), (m1, m2))
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        ema_update(target, torch.nn.ModuleList([backbone, proj] + ([cproj] if cvsa else [])), 0.99)
-        return float(loss.detach())
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        ema_update(target, trained, 0.99)
+        return loss.detach()
 
     return step
 
 
-def _moco_step_fn(pairs: bool, batch: int, size: int, decoder_size: int) -> Any:
+def _moco_step_fn(
+    pairs: bool,
+    batch: int,
+    size: int,
+    decoder_size: int,
+    *,
+    arch: str = "resnet18",
+    device: str = "cpu",
+    amp: bool = False,
+) -> Any:
     import torch
     from torch import nn
 
     torch.manual_seed(0)
-    backbone = ResNetBackbone("resnet18")
-    head = nn.Sequential(nn.Linear(512, 2048), nn.ReLU(inplace=True), nn.Linear(2048, 128))
-    online = nn.ModuleList([backbone, head])
+    backbone = ResNetBackbone(arch)
+    width = backbone.output_dim
+    head = nn.Sequential(nn.Linear(width, 2048), nn.ReLU(inplace=True), nn.Linear(2048, 128))
+    online = nn.ModuleList([backbone, head]).to(device)
     target = ema_copy(online)
     assert isinstance(target, nn.ModuleList)
-    moco = MoCoLoss(128, 65536, temperature=0.2)
+    moco = MoCoLoss(128, 65536, temperature=0.2).to(device)
     params = list(online.parameters())
     if pairs:
-        decoder = FeatureDecoder(512, decoder_size)
-        pair_loss = DecoderPairObjective(512, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+        decoder = FeatureDecoder(width, decoder_size).to(device)
+        pair_loss = DecoderPairObjective(width, mean=IMAGENET_MEAN, std=IMAGENET_STD).to(device)
         params += list(decoder.parameters())
     opt = torch.optim.SGD(params, lr=0.03, momentum=0.9, weight_decay=1e-4)
-    x1, x2, clean = (torch.randn(batch, 3, size, size) for _ in range(3))
+    scaler = torch.amp.GradScaler(device, enabled=amp)
+    x1, x2, clean = (torch.randn(batch, 3, size, size, device=device) for _ in range(3))
 
-    def step() -> float:
-        v1 = backbone(x1).pooled
-        q = head(v1)
-        with torch.no_grad():
-            k = target[1](target[0](x2).pooled)
-        loss = moco(q, k)
+    def step() -> torch.Tensor:
+        with torch.autocast(device, dtype=torch.float16, enabled=amp):
+            v1 = backbone(x1).pooled
+            q = head(v1)
+            with torch.no_grad():
+                k = target[1](target[0](x2).pooled)
+        loss = moco(q.float(), k.float())
         if pairs:
-            loss = (
-                loss
-                + pair_loss(
+            with torch.autocast(device, dtype=torch.float16, enabled=amp):
+                extra = pair_loss(
                     encoder=backbone,
                     projector=head,
                     decoder=decoder,
                     images=clean,
-                    augmented_features=v1.detach(),
-                ).loss
-            )
+                    augmented_features=v1.detach().float(),
+                )
+            loss = loss + extra.loss.float()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
         ema_update(target, online, 0.999)
-        return float(loss.detach())
+        return loss.detach()
 
     return step
 
@@ -135,11 +166,11 @@ def measure(
 ) -> dict[str, Any]:
     """Warm up one step, then time ``steps`` steps; peak RSS of this process in MiB."""
     step = _step_fn(variant, batch, size, hidden, decoder_size)
-    step()
+    float(step())
     times = []
     for _ in range(steps):
         t0 = time.perf_counter()
-        step()
+        float(step())
         times.append(time.perf_counter() - t0)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {"variant": variant, "step_s": times, "peak_rss_mib": rss}
