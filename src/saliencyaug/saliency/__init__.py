@@ -103,9 +103,9 @@ DEFAULT_DETECTOR = "geodesic"
 
 Chosen by ``saliencyaug bench box-quality`` (docs/study.md): on 2,000 composite images it
 found boxes with mean IoU 0.72 against the exact box (``spectral_residual``: 0.63), and it
-needs no OpenCV contrib build. It costs tens of milliseconds per image on one core (about
-20 ms at 128 px, 40-130 ms for 400-600 px photos, processed at 256 px); for on-the-fly
-detection in a fast pipeline, precompute a box file or pass ``"spectral_residual"``.
+needs no OpenCV contrib build. It costs a few milliseconds per image on one core (about 5 ms
+at 128 px, 10-15 ms for 400-600 px photos, processed at 256 px); for the fastest pipelines,
+precompute a box file or pass ``"spectral_residual"``.
 """
 
 __all__ = [
