@@ -311,13 +311,17 @@ KINDS: dict[str, list[Mutation]] = {
         Mutation("other folder", lambda v, r: _box_file_with('"path": "elsewhere/x.png"'), True),
         *GENERIC,
     ],
-    # a make_backbone name and options that must rebuild a given network
+    # a make_backbone name and its options, which must rebuild a given network
     "arch": [
-        Mutation("unknown", lambda v, r: ("resnet9000", {}), True),
-        Mutation("other arch", lambda v, r: ("resnet18", {}), True),
-        Mutation("other options", lambda v, r: (v[0], {"widths": [4, 8, 16, 32]}), True),
-        Mutation("unknown option", lambda v, r: (v[0], {**v[1], "depth": 3}), True),
-        Mutation("not a name", lambda v, r: (18, v[1]), True),
+        Mutation("unknown", lambda v, r: "resnet9000", True),
+        Mutation("other arch", lambda v, r: "resnet18", True),
+        *NUMBER,
+    ],
+    "backbone_options": [
+        Mutation("other options", lambda v, r: {"widths": [4, 8, 16, 32]}, True),
+        Mutation("unknown option", lambda v, r: {**v, "depth": 3}, True),
+        Mutation("list", lambda v, r: [4, 8, 8, 8], True),
+        Mutation("str", lambda v, r: "widths", True),
     ],
     "sequence": [  # a list of per-image items (CAMs, box lists, sizes)
         Mutation("empty", lambda v, r: [], True),
@@ -1060,13 +1064,17 @@ def entries(tmp: Path) -> list[Entry]:
         ),
         Entry(
             "save_encoder",
-            lambda arch: M.save_encoder(
+            lambda arch, options: M.save_encoder(
                 _fresh(tmp).with_suffix(".pt"),
                 M.make_backbone("small_resnet", widths=(4, 8, 8, 8)),
-                arch[0],
-                arch[1],
+                arch,
+                options,
             ),
-            {"arch": ("arch", lambda: ("small_resnet", {"widths": [4, 8, 8, 8]}))},
+            {
+                "arch": ("arch", lambda: "small_resnet"),
+                "options": ("backbone_options", lambda: {"widths": [4, 8, 8, 8]}),
+            },
+            aliases={"options": ("options", "arch")},  # "arch ... with options {...}"
         ),
         Entry(
             "minmax_normalize",

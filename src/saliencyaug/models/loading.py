@@ -45,6 +45,8 @@ def save_encoder(
 
     if not isinstance(arch, str):
         raise TypeError(f"arch must be a make_backbone name, got {type(arch).__name__}")
+    if options is not None and not isinstance(options, Mapping):
+        raise TypeError(f"options must be a mapping of make_backbone options, got {options!r}")
     module = getattr(backbone, "module", backbone)  # unwrap DistributedDataParallel
     _check_rebuilds(module, arch, dict(options or {}))
     payload = {
