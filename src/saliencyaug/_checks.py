@@ -238,10 +238,13 @@ def binary_mask(name: str, mask: torch.Tensor, *, soft: bool = False) -> torch.T
     if torch.compiler.is_compiling():  # data-dependent checks would break the graph
         return mask if soft and mask.is_floating_point() else mask > 0
     finite_tensor(name, mask)
-    if soft and mask.is_floating_point() and bool(((mask >= 0) & (mask <= 1)).all()):
+    # one min/max pass settles the usual cases (0/1, soft, 0/255) without a per-value test
+    lo, hi = (float(v) for v in torch.aminmax(mask.detach().reshape(-1)))
+    if lo >= 0 and hi <= 1 and (soft and mask.is_floating_point()):
         return mask
-    allowed = torch.tensor([0, 1, 255], dtype=mask.dtype, device=mask.device)
-    if not bool(torch.isin(mask, allowed).all()):
+    if lo >= 0 and hi <= 1 and not mask.is_floating_point():
+        return mask > 0
+    if lo < 0 or not bool(((mask == 0) | (mask == 1) | (mask == 255)).all()):
         found = torch.unique(mask.detach().flatten())[:6].tolist()
         more = ", or floats in [0, 1] as soft targets" if soft else ""
         raise ValueError(

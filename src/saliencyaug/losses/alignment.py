@@ -125,8 +125,11 @@ def downsample_mask(
     Returns:
         ``(B, h, w)`` in [0, 1].
     """
-    mask = _check_mask("mask", mask)
-    size = _checks.size_pair("size", size)
+    return _downsample(_check_mask("mask", mask), _checks.size_pair("size", size), dtype)
+
+
+def _downsample(mask: torch.Tensor, size: tuple[int, int], dtype: torch.dtype) -> torch.Tensor:
+    """:func:`downsample_mask` of a checked mask."""
     m = mask if mask.ndim == 4 else mask.unsqueeze(1)
     out = F.interpolate(
         m.to(dtype), size=size, mode="bilinear", align_corners=False, antialias=True
@@ -167,8 +170,7 @@ def saliency_alignment_loss(
     p1, p2 = map_pair("predictions", predictions)
     h1, h2 = map_pair("projections", projections)
     m1, m2 = _checks.view_pair("masks", masks, same="batch")
-    for i, m in enumerate((m1, m2)):
-        _check_mask(f"masks[{i}]", m)
+    m1, m2 = (_check_mask(f"masks[{i}]", m) for i, m in enumerate((m1, m2)))
     _checks.same_batch(("predictions", "projections", "masks"), (p1, h1, m1))
     if p1.shape[1] != h1.shape[1]:
         raise ValueError(
@@ -183,8 +185,8 @@ def saliency_alignment_loss(
     c21 = c21.to(torch.promote_types(c21.dtype, torch.float32))
     size1 = (int(c12.shape[-2]), int(c12.shape[-1]))
     size2 = (int(c21.shape[-2]), int(c21.shape[-1]))
-    err1 = (downsample_mask(m1, size1, dtype=c12.dtype) - c12) ** 2
-    err2 = (downsample_mask(m2, size2, dtype=c21.dtype) - c21) ** 2
+    err1 = (_downsample(m1, size1, c12.dtype) - c12) ** 2
+    err2 = (_downsample(m2, size2, c21.dtype) - c21) ** 2
     if how == "mean":
         return err1.mean() + err2.mean()
     if how == "sum":
