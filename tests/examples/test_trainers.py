@@ -278,3 +278,33 @@ def test_momentum_targets_never_run_a_predictor() -> None:
             p.fill_(float("nan"))
     after = network(x, predict=False)
     assert torch.equal(before[0], after[0]) and torch.equal(before[1], after[1])
+
+
+def test_a_run_with_the_small_stem_saves_an_encoder_that_rebuilds_it(tmp_path: Path) -> None:
+    from saliencyaug.cli import main
+    from saliencyaug.models import load_encoder
+    from saliencyaug.training import RecipeError, apply_overrides, build_backbone, load_recipe
+
+    trainer = _trainer("train_byol")
+    out = tmp_path / "run"
+    argv = ["--recipe", "smoke-cvsa", "--out", str(out), "--set", "model.stem=small"]
+    assert run_trainer_quietly(trainer, argv) == 0
+    x = torch.randn(1, 3, 64, 64)
+    for name in ("encoder.pt", "checkpoint.pt"):
+        encoder = load_encoder(out / name, arch="resnet50").eval()  # the file names its own
+        conv = encoder.stem[0]
+        assert conv.kernel_size == (3, 3) and conv.stride == (1, 1)
+        assert encoder(x).pooled.shape == (1, 64)
+    bundled = out / "bundled"
+    report = tmp_path / "eval.json"
+    args = ["eval", "--checkpoint", str(out / "encoder.pt"), "--train", str(bundled)]
+    args += ["--test", str(bundled), "--image-size", "64", "--knn-k", "3", "--out", str(report)]
+    assert main([*args, "--no-progress"]) == 0  # saliencyaug eval rebuilds it too
+    with pytest.raises(RecipeError, match=r"model\.stem must be"):
+        build_backbone(apply_overrides(load_recipe("smoke-cvsa"), ["model.stem=tiny"]))
+
+
+def run_trainer_quietly(trainer: ModuleType, argv: list[str]) -> int:
+    from saliencyaug.training import run_trainer
+
+    return run_trainer(trainer.train, "stem", argv)

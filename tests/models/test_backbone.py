@@ -158,3 +158,37 @@ def test_a_file_of_python_objects_is_refused_without_torchs_unsafe_advice(
     message = str(err.value)
     assert message.startswith(f"{path}: not a file of tensors that can be loaded safely")
     assert "weights_only=False" not in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("arch", "options"), [("resnet18", {}), ("small_resnet", {"widths": (8, 16, 32, 64)})]
+)
+def test_the_small_stem_keeps_maps_for_small_images(arch: str, options: dict) -> None:
+    x = torch.randn(2, 3, 48, 48)
+    imagenet = make_backbone(arch, stages=(1, 4), **options)(x).maps
+    small = make_backbone(arch, stages=(1, 4), stem="small", **options)(x).maps
+    # the ImageNet stem divides by 4 before stage 1 (7x7/2 conv, 3x3/2 max-pool): 48 px ends
+    # in a 2x2 map; the small stem (3x3/1 conv, no max-pool) keeps 48 -> 48 -> 6
+    assert imagenet[1].shape[-2:] == (12, 12) and imagenet[4].shape[-2:] == (2, 2)
+    assert small[1].shape[-2:] == (48, 48) and small[4].shape[-2:] == (6, 6)
+    stem = make_backbone(arch, stem="small", **options).stem
+    conv = stem[0]
+    assert conv.kernel_size == (3, 3) and conv.stride == (1, 1)
+    assert isinstance(stem[3], torch.nn.Identity)
+
+
+def test_the_stem_is_stored_with_the_encoder_and_rebuilt(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    options = {"widths": [8, 16, 32, 64], "stem": "small"}
+    net = make_backbone("small_resnet", **options).eval()
+    save_encoder(tmp_path / "encoder.pt", net, "small_resnet", options)
+    loaded = load_encoder(tmp_path / "encoder.pt").eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x).pooled, net(x).pooled, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="does not rebuild"):  # the stem is part of the arch
+        save_encoder(tmp_path / "e2.pt", net, "small_resnet", {"widths": [8, 16, 32, 64]})
+    with pytest.raises(ValueError, match="stem must be one of"):
+        make_backbone("resnet18", stem="tiny")
+    with pytest.raises(ValueError, match="stem is an option of the ResNets"):
+        make_backbone("timm:resnet18", stem="small")

@@ -17,8 +17,8 @@ heads can be built for it. Stage 4 is the last feature map (CVSA aligns it by de
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import nn
@@ -101,6 +101,10 @@ class _StagedBackbone(nn.Module):
         return self
 
 
+Stem = Literal["imagenet", "small"]
+STEMS: tuple[Stem, ...] = ("imagenet", "small")
+
+
 class ResNetBackbone(_StagedBackbone):
     """A torchvision-style ResNet truncated before its classifier.
 
@@ -114,12 +118,19 @@ class ResNetBackbone(_StagedBackbone):
         stages: stages whose maps are returned.
         weights: torchvision weights enum/name for ``arch`` given by name (no download here:
             pass weights you have locally through ``load_state_dict`` instead).
+        stem: ``"imagenet"`` (the ResNet's own: a 7x7 stride-2 convolution and a stride-2
+            max-pool, 4x smaller maps) or ``"small"`` (a 3x3 stride-1 convolution and no
+            max-pool, as solo-learn and lightly use for CIFAR-sized images: the stage-4 map of
+            a 48-px image is 6x6 instead of 2x2). Use ``"small"`` for inputs below about
+            96 px, where the ImageNet stem leaves no map for a CAM or the CVSA alignment.
 
     Examples:
         >>> net = ResNetBackbone("resnet18", stages=(3, 4))
         >>> out = net(torch.randn(2, 3, 64, 64))
         >>> out.pooled.shape, out.maps[4].shape, out.maps[3].shape
         (torch.Size([2, 512]), torch.Size([2, 512, 2, 2]), torch.Size([2, 256, 4, 4]))
+        >>> ResNetBackbone("resnet18", stem="small")(torch.randn(2, 3, 64, 64)).maps[4].shape
+        torch.Size([2, 512, 8, 8])
     """
 
     def __init__(
@@ -127,6 +138,7 @@ class ResNetBackbone(_StagedBackbone):
         arch: str | nn.Module = "resnet18",
         stages: Sequence[int] = (4,),
         weights: object = None,
+        stem: Stem = "imagenet",
     ) -> None:
         super().__init__()
         import torchvision
@@ -146,6 +158,14 @@ class ResNetBackbone(_StagedBackbone):
                 f"arch must be a name or a ResNet-like module, got {type(arch).__name__}"
             )
         self.stages = _check_stages(stages)
+        stem = _checks.choice("stem", stem, STEMS)
+        if stem == "small":
+            if weights is not None:
+                raise ValueError("stem='small' replaces the first convolution: no weights for it")
+            first = net.conv1
+            net.conv1 = nn.Conv2d(first.in_channels, first.out_channels, 3, 1, 1, bias=False)
+            nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")
+            net.maxpool = nn.Identity()
         self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
         self.layers = nn.ModuleList([net.layer1, net.layer2, net.layer3, net.layer4])
         self.channels = tuple(self._stage_channels(layer) for layer in self.layers)
@@ -379,10 +399,10 @@ def make_backbone(
     """A backbone from a name or a module.
 
     Args:
-        arch: a torchvision ResNet name (``"resnet18"``..``"resnet152"``); ``"small_resnet"``
-            (options ``widths``, ``blocks``); ``"timm:<model name>"`` (options passed to
-            ``timm.create_model``); a ResNet-like module; or any module returning its 4 stage
-            maps.
+        arch: a torchvision ResNet name (``"resnet18"``..``"resnet152"``, option ``stem``);
+            ``"small_resnet"`` (options ``widths``, ``blocks``, ``stem``); ``"timm:<model
+            name>"`` (options passed to ``timm.create_model``); a ResNet-like module; or any
+            module returning its 4 stage maps.
         stages: stages whose maps are returned.
         **options: see ``arch``.
 
@@ -396,23 +416,26 @@ def make_backbone(
         return ModuleBackbone(arch, stages, **options)
     if not isinstance(arch, str):
         raise TypeError(f"arch must be a name or a module, got {type(arch).__name__}")
-    builders: dict[str, Callable[[], _StagedBackbone]] = {
-        "small_resnet": lambda: ResNetBackbone(small_resnet(**options), stages),
-    }
-    if arch in builders:
-        return builders[arch]()
     if arch.startswith("timm:"):
+        if "stem" in options:
+            raise ValueError("stem is an option of the ResNets (torchvision's, small_resnet)")
         return TimmBackbone(arch[len("timm:") :], stages, **options)
+    options = dict(options)
+    stem = options.pop("stem", "imagenet")
+    if arch == "small_resnet":
+        return ResNetBackbone(small_resnet(**options), stages, stem=stem)
     if options:
-        raise ValueError(f"arch {arch!r} takes no options, got {sorted(options)}")
-    return ResNetBackbone(arch, stages)
+        raise ValueError(f"arch {arch!r} takes only the option stem, got {sorted(options)}")
+    return ResNetBackbone(arch, stages, stem=stem)
 
 
 __all__ = [
     "STAGE_CHANNELS",
+    "STEMS",
     "BackboneOutput",
     "ModuleBackbone",
     "ResNetBackbone",
+    "Stem",
     "TimmBackbone",
     "make_backbone",
     "small_resnet",

@@ -60,6 +60,8 @@ DEFAULTS: Recipe = {
     "model": {
         "arch": "resnet18",  # make_backbone name: resnet50, small_resnet, timm:<name>
         "backbone": {},  # make_backbone options, e.g. {widths = [16, 32, 64, 128]}
+        # "imagenet" (7x7/2 conv + max-pool) or "small" (3x3/1, no max-pool: images < ~96 px)
+        "stem": "imagenet",
         "hidden_dim": 4096,
         "output_dim": 256,
         "sync_bn": False,
@@ -317,6 +319,28 @@ def _check_types(recipe: Recipe, where: str) -> None:
                 values[key] = float(value)
 
 
+def backbone_options(recipe: Recipe) -> dict[str, Any]:
+    """The ``make_backbone`` options of the recipe's network: ``model.backbone`` with
+    ``model.stem`` (given only when it is not the ImageNet stem, so that other backbones,
+    which have no stem option, keep working). Encoder files and checkpoints store these, so
+    ``load_encoder`` and ``saliencyaug eval`` rebuild the same network.
+
+    Raises:
+        RecipeError: ``model.stem`` is neither ``"imagenet"`` nor ``"small"``, or is given in
+            both places.
+    """
+    model = recipe["model"]
+    options = dict(model["backbone"])
+    stem = model["stem"]
+    if stem not in ("imagenet", "small"):
+        raise RecipeError(f"model.stem must be 'imagenet' or 'small', got {stem!r}")
+    if "stem" in options:
+        raise RecipeError("give the stem as model.stem, not in model.backbone")
+    if stem != "imagenet":
+        options["stem"] = stem
+    return options
+
+
 def load_recipe(source: str | Path, overrides: Sequence[str] = ()) -> Recipe:
     """A recipe (packaged name or TOML path) over :data:`DEFAULTS`, with overrides.
 
@@ -368,6 +392,7 @@ __all__ = [
     "Recipe",
     "RecipeError",
     "apply_overrides",
+    "backbone_options",
     "list_recipes",
     "load_recipe",
     "recipe_differences",

@@ -36,7 +36,7 @@ from saliencyaug.io import (
     load_torch_file,
 )
 from saliencyaug.models import CHECKPOINT_FORMAT, save_encoder
-from saliencyaug.training.recipe import Recipe, recipe_differences
+from saliencyaug.training.recipe import Recipe, backbone_options, recipe_differences
 
 #: What a run writes into its folder (``overwrite`` removes these and nothing else).
 RUN_FILES = ("checkpoint.pt", "encoder.pt", "log.jsonl", "recipe.json", "report.json")
@@ -255,7 +255,7 @@ class RunFolder:
             {
                 "format": CHECKPOINT_FORMAT,
                 "arch": model["arch"],
-                "options": model["backbone"],
+                "options": backbone_options(self.recipe),
                 **{name: module.state_dict() for name, module in modules.items()},
                 "optimizer": optimizer.state_dict(),
                 "scaler": scaler.state_dict(),

@@ -21,7 +21,7 @@ from saliencyaug.io import load_torch_file
 from saliencyaug.models import load_encoder, make_backbone
 from saliencyaug.models.backbone import STAGE_CHANNELS
 from saliencyaug.training.data import bundled_folder
-from saliencyaug.training.recipe import Recipe, RecipeError, load_recipe
+from saliencyaug.training.recipe import Recipe, RecipeError, backbone_options, load_recipe
 from saliencyaug.training.run import RunError, RunFolder
 
 
@@ -60,10 +60,11 @@ def start_run(recipe: Recipe, out: str | Path, *, resume: bool, overwrite: bool)
 
 
 def build_backbone(recipe: Recipe, stages: Sequence[int] = (4,)) -> nn.Module:
-    """The recipe's backbone (``model.arch`` with ``model.backbone`` options)."""
+    """The recipe's backbone (``model.arch`` with :func:`backbone_options`)."""
     model = recipe["model"]
+    options = backbone_options(recipe)
     try:
-        return make_backbone(model["arch"], stages, **model["backbone"])
+        return make_backbone(model["arch"], stages, **options)
     except (ValueError, TypeError) as err:
         raise RecipeError(f"model.arch / model.backbone: {err}") from None
 
@@ -154,7 +155,7 @@ def epoch_loaders(
 def finish_run(run: RunFolder, backbone: nn.Module) -> dict[str, Any] | None:
     """Write ``encoder.pt``, the final report (see :func:`final_report`), and close the run."""
     model = run.recipe["model"]
-    run.save_encoder(unwrap(backbone), model["arch"], model["backbone"])
+    run.save_encoder(unwrap(backbone), model["arch"], backbone_options(run.recipe))
     report = final_report(run.recipe, backbone, run, run.processes)
     run.close()
     return report
