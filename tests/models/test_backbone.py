@@ -119,7 +119,7 @@ def test_your_own_module_and_small_resnet() -> None:
     }
     with pytest.raises(ValueError, match="widths"):
         small_resnet((8, 16))
-    with pytest.raises(ValueError, match="takes no options"):
+    with pytest.raises(ValueError, match="takes only the option stem"):
         make_backbone("resnet18", widths=(1, 2, 3, 4))
 
 
