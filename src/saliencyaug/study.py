@@ -74,7 +74,8 @@ SCALES = {
 }
 
 ARMS: dict[str, tuple[str | None, list[str]]] = {
-    "untrained": (None, []),
+    "untrained": (None, []),  # the floor
+    "supervised": ("train_supervised.py", []),  # the ceiling: labels, the same views and steps
     "byol-rrc": ("train_byol.py", ["views.first=rrc"]),
     "byol-saliencyswap": ("train_byol.py", ["views.first=saliencyswap"]),
     "byol-saliencyswap-cvsa": ("train_byol.py", ["views.first=saliencyswap", "cvsa.enabled=true"]),
@@ -168,7 +169,9 @@ def _train(
     encoder = folder / "encoder.pt"
     if encoder.exists():
         return encoder
-    base = "smoke-moco" if script == "train_moco.py" else "smoke-byol"
+    base = {"train_moco.py": "smoke-moco", "train_supervised.py": "smoke-supervised"}.get(
+        script, "smoke-byol"
+    )
     argv = [sys.executable, str(examples_dir() / script), "--recipe", base, "--out", str(folder)]
     if (folder / "log.jsonl").exists() or (folder / "checkpoint.pt").exists():
         argv.append("--resume")

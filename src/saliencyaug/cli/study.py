@@ -31,7 +31,8 @@ def add_parser(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
         "study",
         help=summary,
         description="Pre-train BYOL (RandomResizedCrop / SaliencySwap / + CVSA), MoCo v2 "
-        "(+ decoder pairs) and an untrained reference on composite emoji-on-photo images at "
+        "(+ decoder pairs), a supervised ceiling and an untrained floor on composite "
+        "emoji-on-photo images at "
         "background sharing r = 1 and a large r, several seeds, with the repository's trainers; "
         "evaluate linear, kNN, retrieval (within and across styles), MaxBoxAcc and background "
         "leakage; write results/, summary.json, summary.md and summary.png. Rerun to resume.",
@@ -47,7 +48,8 @@ def add_parser(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
     study.add_argument(
         "--arms",
         nargs="+",
-        help="arms to run and summarise (default: the six main arms; add "
+        help="arms to run and summarise (default: the untrained floor, the supervised "
+        "ceiling and the five methods' arms; add "
         "moco-pairs-sign-loss for the Grad-CAM sign ablation)",
     )
     study.add_argument("--assets", help=ASSETS_HELP)
