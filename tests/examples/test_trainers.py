@@ -284,12 +284,18 @@ def test_momentum_targets_never_run_a_predictor() -> None:
 def test_a_run_with_the_small_stem_saves_an_encoder_that_rebuilds_it(tmp_path: Path) -> None:
     from saliencyaug.cli import main
     from saliencyaug.models import load_encoder
-    from saliencyaug.training import RecipeError, apply_overrides, build_backbone, load_recipe
+    from saliencyaug.training import (
+        RecipeError,
+        apply_overrides,
+        build_backbone,
+        load_recipe,
+        run_trainer,
+    )
 
     trainer = _trainer("train_byol")
     out = tmp_path / "run"
     argv = ["--recipe", "smoke-cvsa", "--out", str(out), "--set", "model.stem=small"]
-    assert run_trainer_quietly(trainer, argv) == 0
+    assert run_trainer(trainer.train, "stem", argv) == 0
     x = torch.randn(1, 3, 64, 64)
     for name in ("encoder.pt", "checkpoint.pt"):
         encoder = load_encoder(out / name, arch="resnet50").eval()  # the file names its own
@@ -303,12 +309,6 @@ def test_a_run_with_the_small_stem_saves_an_encoder_that_rebuilds_it(tmp_path: P
     assert main([*args, "--no-progress"]) == 0  # saliencyaug eval rebuilds it too
     with pytest.raises(RecipeError, match=r"model\.stem must be"):
         build_backbone(apply_overrides(load_recipe("smoke-cvsa"), ["model.stem=tiny"]))
-
-
-def run_trainer_quietly(trainer: ModuleType, argv: list[str]) -> int:
-    from saliencyaug.training import run_trainer
-
-    return run_trainer(trainer.train, "stem", argv)
 
 
 def test_the_supervised_reference_learns_its_labels(tmp_path: Path) -> None:
