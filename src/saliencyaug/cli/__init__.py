@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from saliencyaug._version import __version__
+from saliencyaug.cli._common import fail, out_problem
 
 #: command -> (module of its group, one-line help), in the order ``--help`` lists them
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -91,6 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the deepest parser that was used (a bench benchmark's, else the command's)
         target = getattr(args, "_subparser", None) or target
         target.error(f"unrecognized arguments: {' '.join(unknown)}")
+    # the paths a command writes, declared by its parser: a file where a folder goes (or
+    # the reverse) is one error line before any work starts
+    for flag, kind in getattr(args, "outputs", {}).items():
+        problem = out_problem(getattr(args, flag.lstrip("-")), folder=kind == "folder", flag=flag)
+        if problem:
+            return fail(problem)
     code: int = args.run(args)
     return code
 

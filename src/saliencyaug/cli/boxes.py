@@ -11,7 +11,6 @@ from saliencyaug.cli._common import (
     box_search_from_args,
     fail,
     first_line,
-    out_problem,
 )
 from saliencyaug.data import BoxCache
 from saliencyaug.data.box_builder import build_box_cache, parse_shard
@@ -29,7 +28,7 @@ def add_parser(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
         )
         merge.add_argument("files", nargs="+", help="box files")
         merge.add_argument("--out", required=True, help="merged box file to write")
-        merge.set_defaults(run=run_merge)
+        merge.set_defaults(run=run_merge, outputs={"--out": "file"})
         return merge
     boxes = sub.add_parser(
         "boxes",
@@ -57,15 +56,12 @@ def add_parser(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
         help="detect at this longer side, boxes scaled back (default: full resolution)",
     )
     boxes.add_argument("--no-progress", action="store_true", help="no progress bar")
-    boxes.set_defaults(run=run_boxes)
+    boxes.set_defaults(run=run_boxes, outputs={"--out": "file"})
     return boxes
 
 
 def run_boxes(args: argparse.Namespace) -> int:
     """``saliencyaug boxes``."""
-    problem = out_problem(args.out, folder=False)
-    if problem:
-        return fail(problem)
     try:
         shard = parse_shard(args.shard)
         search = box_search_from_args(args)
@@ -101,9 +97,6 @@ def run_boxes(args: argparse.Namespace) -> int:
 
 def run_merge(args: argparse.Namespace) -> int:
     """``saliencyaug boxes-merge``."""
-    problem = out_problem(args.out, folder=False)
-    if problem:
-        return fail(problem)
     try:
         cache = BoxCache.load(args.files)
         cache.save(args.out)

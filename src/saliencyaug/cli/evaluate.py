@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from saliencyaug.cli._common import fail, first_line, out_problem, positive_int
+from saliencyaug.cli._common import fail, first_line, positive_int
 from saliencyaug.data import FINE_GRAINED
 from saliencyaug.evaluation.protocols import PROTOCOLS
 from saliencyaug.evaluation.report import (
@@ -98,15 +98,12 @@ def add_parser(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
     )
     ev.add_argument("--out", required=True, help="JSON report to write")
     ev.add_argument("--no-progress", action="store_true", help="no progress bars")
-    ev.set_defaults(run=run_eval)
+    ev.set_defaults(run=run_eval, outputs={"--out": "file"})
     return ev
 
 
 def run_eval(args: argparse.Namespace) -> int:
     """``saliencyaug eval``."""
-    problem = out_problem(args.out, folder=False)
-    if problem:
-        return fail(problem)
     named = args.dataset is not None or args.root is not None
     folders = args.train is not None or args.test is not None
     if (

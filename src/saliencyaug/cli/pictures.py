@@ -15,7 +15,6 @@ from saliencyaug.cli._common import (
     box_search_from_args,
     fail,
     first_line,
-    out_problem,
     positive_int,
 )
 from saliencyaug.data import BoxCache
@@ -59,7 +58,7 @@ def _demo_parser(sub: Any, summary: str) -> argparse.ArgumentParser:
         action="store_true",
         help="use procedural scenes instead of the bundled photos",
     )
-    demo.set_defaults(run=run_demo_command)
+    demo.set_defaults(run=run_demo_command, outputs={"--out": "file"})
     return demo
 
 
@@ -101,7 +100,7 @@ def _grid_parser(sub: Any, summary: str) -> argparse.ArgumentParser:
         "--synthetic", action="store_true", help="procedural scenes instead of the bundled photos"
     )
     box_search_arguments(grid, window_flag="--window")
-    grid.set_defaults(run=run_grid)
+    grid.set_defaults(run=run_grid, outputs={"--out": "file"})
     return grid
 
 
@@ -132,15 +131,12 @@ def _pairs_demo_parser(sub: Any, summary: str) -> argparse.ArgumentParser:
         choices=[64, 128, 224],
         help="image side (default: %(default)s)",
     )
-    pairs_demo.set_defaults(run=run_pairs_demo)
+    pairs_demo.set_defaults(run=run_pairs_demo, outputs={"--out": "file"})
     return pairs_demo
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
     """``saliencyaug demo``."""
-    problem = out_problem(args.out, folder=False)
-    if problem:
-        return fail(problem)
     try:
         search = box_search_from_args(args)
         path = run_demo(args.out, args.detectors, synthetic=args.synthetic, search=search)
@@ -152,9 +148,6 @@ def run_demo_command(args: argparse.Namespace) -> int:
 
 def run_grid(args: argparse.Namespace) -> int:
     """``saliencyaug grid``."""
-    problem = out_problem(args.out, folder=False)
-    if problem:
-        return fail(problem)
     try:
         boxes = None
         if args.root:
@@ -193,9 +186,6 @@ def run_grid(args: argparse.Namespace) -> int:
 
 def run_pairs_demo(args: argparse.Namespace) -> int:
     """``saliencyaug pairs-demo``."""
-    problem = out_problem(args.out, folder=False)
-    if problem:
-        return fail(problem)
     images = synthetic_scenes(4) if args.synthetic else bundled_photos()
     try:
         canvas, history = render_synthesized_pairs(images, size=args.size, steps=args.steps)

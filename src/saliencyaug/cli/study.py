@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from saliencyaug.cli._common import fail, first_line, out_problem
+from saliencyaug.cli._common import fail, first_line
 from saliencyaug.data import collect_assets
 from saliencyaug.study import run_study
 
@@ -25,7 +25,7 @@ def add_parser(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
             "file; says what is missing and how to add it.",
         )
         assets.add_argument("--out", help=ASSETS_HELP)
-        assets.set_defaults(run=run_assets)
+        assets.set_defaults(run=run_assets, outputs={"--out": "folder"})
         return assets
     study = sub.add_parser(
         "study",
@@ -53,15 +53,12 @@ def add_parser(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
         "moco-pairs-sign-loss for the Grad-CAM sign ablation)",
     )
     study.add_argument("--assets", help=ASSETS_HELP)
-    study.set_defaults(run=run_study_command)
+    study.set_defaults(run=run_study_command, outputs={"--out": "folder", "--assets": "folder"})
     return study
 
 
 def run_assets(args: argparse.Namespace) -> int:
     """``saliencyaug assets``."""
-    problem = out_problem(args.out, folder=True)
-    if problem:
-        return fail(problem)
     try:
         manifest = collect_assets(args.out)
     except (ValueError, OSError) as err:
@@ -78,11 +75,6 @@ def run_assets(args: argparse.Namespace) -> int:
 
 def run_study_command(args: argparse.Namespace) -> int:
     """``saliencyaug study``."""
-    problem = out_problem(args.out, folder=True) or out_problem(
-        args.assets, folder=True, flag="--assets"
-    )
-    if problem:
-        return fail(problem)
     try:
         summary = run_study(
             args.out, args.scale, tuple(args.arms) if args.arms else None, args.assets
