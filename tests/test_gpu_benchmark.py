@@ -4,7 +4,6 @@ no GPU; on a GPU the same code runs at full size)."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,7 +13,6 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="the script is a bash script")
 def test_the_dry_run_prints_every_part_of_the_table(tmp_path: Path) -> None:
     done = subprocess.run(
         ["bash", str(ROOT / "benchmarks" / "gpu.sh"), "--dry-run", str(tmp_path)],

@@ -245,11 +245,12 @@ def binary_mask(name: str, mask: torch.Tensor, *, soft: bool = False) -> torch.T
     if lo >= 0 and hi <= 1 and not mask.is_floating_point():
         return mask > 0
     if lo < 0 or not bool(((mask == 0) | (mask == 1) | (mask == 255)).all()):
-        found = torch.unique(mask.detach().flatten())[:6].tolist()
+        values = torch.unique(mask.detach().flatten())
+        found = values[:6].tolist()
         more = ", or floats in [0, 1] as soft targets" if soft else ""
         raise ValueError(
             f"{name} must be a binary mask: {MASK_RULE}{more}; got values {found}"
-            f"{'...' if torch.unique(mask).numel() > 6 else ''}. Threshold a saliency map first "
+            f"{'...' if values.numel() > 6 else ''}. Threshold a saliency map first "
             "(e.g. mask > 0.5)"
         )
     return mask > 0

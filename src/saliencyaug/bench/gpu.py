@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from saliencyaug.bench.environment import machine_header
-from saliencyaug.bench.train_step import LABELS, _step_fn
+from saliencyaug.bench.train_step import LABELS, step_function
 from saliencyaug.boxes import BoxSearch
 from saliencyaug.io import atomic_write_text
 from saliencyaug.transforms import BatchSaliencySwap
@@ -113,7 +113,7 @@ def run(dry_run: bool = False) -> dict[str, Any]:
         if device == "cuda":
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
-        step = _step_fn(
+        step = step_function(
             variant,
             scale.batch,
             scale.image,

@@ -39,7 +39,7 @@ from saliencyaug.synthesized import DecoderPairObjective, FeatureDecoder
 from saliencyaug.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 
-def _step_fn(
+def step_function(
     variant: str,
     batch: int,
     size: int,
@@ -165,7 +165,7 @@ def measure(
     variant: str, batch: int, size: int, steps: int, hidden: int, decoder_size: int = 224
 ) -> dict[str, Any]:
     """Warm up one step, then time ``steps`` steps; peak RSS of this process in MiB."""
-    step = _step_fn(variant, batch, size, hidden, decoder_size)
+    step = step_function(variant, batch, size, hidden, decoder_size)
     float(step())
     times = []
     for _ in range(steps):

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 from saliencyaug import _checks
 from saliencyaug._opencv import require_cv2
@@ -26,15 +27,12 @@ def _check_mask(name: str, mask: Any, shape: tuple[int, ...] | None = None) -> n
     out = np.asarray(mask)
     if out.ndim != 2 or out.size == 0:
         raise ValueError(f"{name} must be a non-empty (H, W) mask, got shape {out.shape}")
-    if out.dtype == bool:
-        return out
-    if not np.isin(out, (0, 1, 255)).all():
-        raise ValueError(
-            f"{name} must be binary (0/1, 0/255 or bool), got values {np.unique(out)[:5]}"
-        )
     if shape is not None and out.shape != shape:
         raise ValueError(f"{name} must have the mask's shape {shape}, got {out.shape}")
-    return out > 0
+    if out.dtype == object or out.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers or bools, got dtype {out.dtype}")
+    # the package's one mask rule (bool, 0/1 or 0/255), as the losses and transforms apply it
+    return _checks.binary_mask(name, torch.from_numpy(np.ascontiguousarray(out))).numpy()
 
 
 class PxAPEvaluator:

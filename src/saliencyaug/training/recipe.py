@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from saliencyaug.models.backbone import STEMS
 from saliencyaug.saliency import DEFAULT_DETECTOR
 
 if sys.version_info >= (3, 11):
@@ -332,8 +333,8 @@ def backbone_options(recipe: Recipe) -> dict[str, Any]:
     model = recipe["model"]
     options = dict(model["backbone"])
     stem = model["stem"]
-    if stem not in ("imagenet", "small"):
-        raise RecipeError(f"model.stem must be 'imagenet' or 'small', got {stem!r}")
+    if stem not in STEMS:
+        raise RecipeError(f"model.stem must be one of {list(STEMS)}, got {stem!r}")
     if "stem" in options:
         raise RecipeError("give the stem as model.stem, not in model.backbone")
     if stem != "imagenet":
