@@ -162,7 +162,7 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
                 lr = optimizer.param_groups[0]["lr"]
                 values = {k: v.item() for k, v in parts.items()}
                 run.log({"step": step, "epoch": epoch, "lr": lr, "loss": loss.item(), **values})
-            if step % cfg["checkpoint_every"] == 0 or step == schedule.total:
+            if run.saves_at(step, schedule.total):
                 run.save_state(step, state, optimizer, scaler)
             if step >= schedule.total:
                 break

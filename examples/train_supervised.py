@@ -110,7 +110,7 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
                         "train_top1": 100.0 * accuracy,
                     }
                 )
-            if step % cfg["checkpoint_every"] == 0 or step == schedule.total:
+            if run.saves_at(step, schedule.total):
                 run.save_state(step, state, optimizer, scaler)
             if step >= schedule.total:
                 break

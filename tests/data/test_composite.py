@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from saliencyaug.data import CompositeEmoji, Manifest, open_dataset
+from saliencyaug.data import DISTINCT_FACES, CompositeEmoji, Manifest, open_dataset
 from saliencyaug.data.assets import FACES
 
 
@@ -75,6 +75,24 @@ def test_knobs_and_errors(composite_assets: Path) -> None:
     assert held.styles == ["openmoji"] and {held.style_of(i) for i in range(50)} == {"openmoji"}
     few = CompositeEmoji(composite_assets, "train", length=200, size=32, classes=5)
     assert len(few.classes) == 5 and {s.label for s in few.samples} == set(range(5))
+    chosen = CompositeEmoji(composite_assets, "train", length=40, size=32, classes=DISTINCT_FACES)
+    assert chosen.classes == list(DISTINCT_FACES)
+    assert {s.label for s in chosen.samples} == set(range(len(DISTINCT_FACES)))
+    # class index k is the k-th named emoji: the same name at index 0 pastes the same sprite
+    a, same, swapped = (
+        CompositeEmoji(composite_assets, "train", length=12, size=32, classes=names)
+        for names in (["1f60e", "1f608"], ["1f60e", "1f600"], ["1f608", "1f60e"])
+    )
+    zeros = [i for i in range(12) if a.label_of(i) == 0]
+    assert zeros
+    for i in zeros:
+        assert torch.equal(a[i][0], same[i][0]) and not torch.equal(a[i][0], swapped[i][0])
+    with pytest.raises(ValueError, match="not in every style"):
+        CompositeEmoji(composite_assets, classes=["1f608", "nope"])
+    with pytest.raises(ValueError, match="at least 2 distinct"):
+        CompositeEmoji(composite_assets, classes=["1f608", "1f608"])
+    with pytest.raises(TypeError, match="classes must be"):
+        CompositeEmoji(composite_assets, classes="1f608")
     small = CompositeEmoji(composite_assets, "train", length=20, size=64, scale=(0.2, 0.25))
     for i in range(20):
         x0, y0, x1, y1 = small[i][1][0].tolist()

@@ -44,6 +44,20 @@ def test_views_a_trainer_reads(tmp_path: Path) -> None:
     assert views["view1"].dtype == torch.float32
 
 
+def test_recipe_blur_reaches_the_views(tmp_path: Path) -> None:
+    from torchvision.transforms import v2
+
+    recipe = apply_overrides(
+        load_recipe("smoke-byol"),
+        ["data.size=32", "views.blur_p=1.0", "views.blur_sigma=[0.2, 0.4]", "views.blur_kernel=5"],
+    )
+    pipeline = training_dataset(recipe, tmp_path).transform.views.transform
+    blurs = [t for t in pipeline.transforms if isinstance(t, v2.RandomApply)]
+    (blur,) = [t for t in blurs if isinstance(t.transforms[0], v2.GaussianBlur)]
+    assert blur.p == 1.0 and blur.transforms[0].kernel_size == (5, 5)
+    assert blur.transforms[0].sigma == [0.2, 0.4]
+
+
 def test_queue_longer_than_the_data_set_warns() -> None:
     with pytest.warns(UserWarning, match=r"own image.*at most 5866"):
         assert not check_queue_length(65536, 5994, 128)

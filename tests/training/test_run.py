@@ -196,3 +196,34 @@ def test_tensorboard_logs_beside_the_json_lines(tmp_path: Path) -> None:
         run.log({"step": 1, "loss": 0.5, "note": "text is skipped"})
     events = list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 0
+
+
+def test_snapshots_every_n_steps_load_as_the_encoder_at_that_step(tmp_path: Path) -> None:
+    from saliencyaug.models import load_encoder
+
+    recipe = apply_overrides(
+        load_recipe("smoke-byol"),
+        ["model.backbone={widths = [4, 8, 8, 8]}", "train.checkpoint_every=4"]
+        + ["train.snapshot_every=3"],
+    )
+    online = torch.nn.Module()
+    online.backbone = _tiny_encoder()
+    optimizer = torch.optim.SGD(online.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    saved = {}
+    with RunFolder(tmp_path, recipe) as run:
+        run.open_log(None, tensorboard=False)
+        due = [step for step in range(1, 8) if run.saves_at(step, 7)]
+        assert due == [3, 4, 6, 7]  # every 3 (snapshots), every 4 (checkpoints), the last
+        for step in due:
+            with torch.no_grad():
+                next(online.parameters()).add_(1.0)  # the weights move between saves
+            saved[step] = next(online.backbone.parameters()).clone()
+            run.save_state(step, {"online": online}, optimizer, scaler)
+    snapshots = sorted(p.name for p in (tmp_path / "snapshots").iterdir())
+    assert snapshots == ["encoder-step000003.pt", "encoder-step000006.pt"]
+    for step in (3, 6):
+        loaded = load_encoder(tmp_path / "snapshots" / f"encoder-step{step:06d}.pt")
+        assert torch.equal(next(loaded.parameters()), saved[step])
+    with RunFolder(tmp_path, recipe, overwrite=True):  # overwrite removes them too
+        assert not (tmp_path / "snapshots").exists()

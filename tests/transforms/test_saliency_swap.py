@@ -197,6 +197,27 @@ def test_the_moco_v2_pipeline_from_the_issue() -> None:
     assert mask.shape == (1, 224, 224) and mask.any()
 
 
+def test_moco_v2_view_blur_scales_with_the_image() -> None:
+    from saliencyaug.transforms import moco_v2_view
+
+    def blur_of(pipeline: v2.Compose) -> tuple[v2.RandomApply, v2.GaussianBlur]:
+        (apply,) = [
+            t
+            for t in pipeline.transforms
+            if isinstance(t, v2.RandomApply) and isinstance(t.transforms[0], v2.GaussianBlur)
+        ]
+        return apply, apply.transforms[0]
+
+    apply, blur = blur_of(moco_v2_view(size=32))  # MoCo v2's, the default
+    assert (apply.p, blur.kernel_size, blur.sigma) == (0.5, (23, 23), [0.1, 2.0])
+    apply, blur = blur_of(moco_v2_view(size=32, blur_p=1.0, blur_sigma=(0.1, 0.3), blur_kernel=3))
+    assert (apply.p, blur.kernel_size, blur.sigma) == (1.0, (3, 3), [0.1, 0.3])
+    with pytest.raises(ValueError, match="blur_kernel must be odd"):
+        moco_v2_view(blur_kernel=4)
+    with pytest.raises(ValueError, match="blur_sigma"):
+        moco_v2_view(blur_sigma=(0.0, 1.0))
+
+
 # ----------------------------------------------------------------------------------------
 # Sample structures and inputs
 # ----------------------------------------------------------------------------------------

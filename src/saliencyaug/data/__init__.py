@@ -7,7 +7,7 @@ from saliencyaug.data.assets import Manifest, collect_assets, default_assets_dir
 from saliencyaug.data.box_builder import BuildReport, build_box_cache
 from saliencyaug.data.box_file import BoxCache, BoxRecord
 from saliencyaug.data.catalog import DATASETS, FINE_GRAINED, open_dataset
-from saliencyaug.data.composite import CompositeEmoji
+from saliencyaug.data.composite import DISTINCT_FACES, CompositeEmoji
 from saliencyaug.data.datasets import (
     CUB200,
     BoxedImageDataset,
@@ -28,6 +28,7 @@ from saliencyaug.data.loader import (
 __all__ = [
     "CUB200",
     "DATASETS",
+    "DISTINCT_FACES",
     "FINE_GRAINED",
     "BoxCache",
     "BoxRecord",

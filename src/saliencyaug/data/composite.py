@@ -45,6 +45,24 @@ from saliencyaug.data.datasets import BoxedImageDataset, Sample
 SPLITS = {"pretrain": 0, "train": 1, "test": 2}
 BACKGROUND_SETS = ("train", "test")
 
+#: Ten face emoji that differ in more than eyes and mouth (colour, props, shape): horns, heart
+#: eyes, sunglasses, scream, medical mask, cowboy hat, clown, nauseated (green), party hat,
+#: cold (blue). Code points, as the assets name them; ``classes=DISTINCT_FACES`` selects them.
+#: The first classes in code-point order are near-duplicate grinning faces, which a 14-29 px
+#: sprite barely tells apart.
+DISTINCT_FACES: tuple[str, ...] = (
+    "1f608",
+    "1f60d",
+    "1f60e",
+    "1f631",
+    "1f637",
+    "1f920",
+    "1f921",
+    "1f922",
+    "1f973",
+    "1f976",
+)
+
 
 def _rgba(path: Path) -> np.ndarray:
     from PIL import Image
@@ -121,7 +139,9 @@ class CompositeEmoji(BoxedImageDataset):
         held_out_style: a style left out of this split.
         scale: range of the object's longest side, as a fraction of ``size``.
         distractors: small emoji of other classes pasted behind the object.
-        classes: use the first ``classes`` face emoji only (default: all).
+        classes: the face emoji to use: a number ``n`` (the first ``n`` in code-point order),
+            a sequence of code points (e.g. :data:`DISTINCT_FACES`; class indices follow its
+            order), or None (all).
         with_boxes: return the exact boxes (False: empty boxes, so that SaliencySwap detects).
         transform: called as ``transform(image, boxes)``.
 
@@ -143,7 +163,7 @@ class CompositeEmoji(BoxedImageDataset):
         held_out_style: str | None = None,
         scale: tuple[float, float] = (0.3, 0.6),
         distractors: int = 0,
-        classes: int | None = None,
+        classes: int | Sequence[str] | None = None,
         with_boxes: bool = True,
         transform: Callable[..., Any] | None = None,
     ) -> None:
@@ -171,7 +191,25 @@ class CompositeEmoji(BoxedImageDataset):
             raise ValueError("no style left after holding one out")
         self._style_filter = tuple(styles) if styles is not None else None
         labels = list(pictures.labels)
-        if classes is not None:
+        if isinstance(classes, (str, bytes)) or (
+            classes is not None and not isinstance(classes, (int, Sequence))
+        ):
+            raise TypeError(
+                "classes must be a number of classes or a sequence of emoji code points, got "
+                f"{classes!r}"
+            )
+        if isinstance(classes, Sequence):
+            chosen = [str(c) for c in classes]
+            missing = [c for c in chosen if c not in labels]
+            if missing:
+                raise ValueError(
+                    f"classes names emoji not in every style of {self.root}: {missing} "
+                    f"(there are {len(labels)}, e.g. {labels[:3]})"
+                )
+            if len(set(chosen)) != len(chosen) or len(chosen) < 2:
+                raise ValueError(f"classes must name at least 2 distinct emoji, got {chosen}")
+            labels = chosen
+        elif classes is not None:
             count = _checks.integer("classes", classes, minimum=2)
             if count > len(labels):
                 raise ValueError(f"classes must be at most {len(labels)}, got {count}")

@@ -185,7 +185,16 @@ def training_dataset(recipe: Recipe, run_path: str | Path) -> BoxedImageDataset:
     run_path = Path(run_path)
     pool = training_images(recipe, run_path)
     first = first_transform(recipe, pool)
-    views = MultiView(moco_v2_view(first, size=recipe["data"]["size"]))
+    blur = recipe["views"]
+    views = MultiView(
+        moco_v2_view(
+            first,
+            size=recipe["data"]["size"],
+            blur_p=blur["blur_p"],
+            blur_sigma=tuple(blur["blur_sigma"]),
+            blur_kernel=blur["blur_kernel"],
+        )
+    )
     clean = recipe["data"]["size"] if recipe["pairs"]["enabled"] else None
     return training_images(recipe, run_path, TrainingViews(views, clean))
 

@@ -53,6 +53,10 @@ DEFAULTS: Recipe = {
         "mode": "replace",
         "scale": [0.5, 1.0],  # SaliencySwap crop scale (lambda, 1)
         "rrc_scale": [0.2, 1.0],  # MoCo v2's RandomResizedCrop scale
+        # MoCo v2's Gaussian blur, made for 224 px: scale sigma and kernel with small images
+        "blur_p": 0.5,
+        "blur_sigma": [0.1, 2.0],
+        "blur_kernel": 23,
         "detector": DEFAULT_DETECTOR,
         "objective": "excess",  # box-search objective for detected boxes
         "box_options": {},  # its parameters, e.g. {min_area = 0.1} for "mean"
@@ -115,6 +119,9 @@ DEFAULTS: Recipe = {
         "deterministic": False,
         "checkpoint_every": 500,
         "log_every": 10,
+        # also save the encoder every this many steps as snapshots/encoder-step<N>.pt (0: off),
+        # for learning curves (saliencyaug.study.learning_curve)
+        "snapshot_every": 0,
         "progress": True,
         "tensorboard": True,  # when tensorboard is installed
     },
@@ -132,6 +139,7 @@ RESUMABLE_CHANGES = frozenset(
         "train.device",
         "train.checkpoint_every",
         "train.log_every",
+        "train.snapshot_every",
         "train.progress",
         "train.tensorboard",
         "eval.*",

@@ -40,7 +40,7 @@ from saliencyaug.training.recipe import Recipe, backbone_options, recipe_differe
 
 #: What a run writes into its folder (``overwrite`` removes these and nothing else).
 RUN_FILES = ("checkpoint.pt", "encoder.pt", "log.jsonl", "recipe.json", "report.json")
-RUN_FOLDERS = ("tensorboard", "boxes", "bundled")
+RUN_FOLDERS = ("tensorboard", "boxes", "bundled", "snapshots")
 
 
 class RunError(RuntimeError):
@@ -261,6 +261,25 @@ class RunFolder:
                 "scaler": scaler.state_dict(),
                 "step": step,
             }
+        )
+        every = self.recipe["train"]["snapshot_every"]
+        if self.main and every > 0 and step > 0 and step % every == 0:
+            backbone = getattr(modules["online"], "backbone", modules["online"])
+            save_encoder(
+                self.path / "snapshots" / f"encoder-step{step:06d}.pt",
+                backbone,
+                model["arch"],
+                backbone_options(self.recipe),
+            )
+
+    def saves_at(self, step: int, total: int) -> bool:
+        """Whether the trainer calls :meth:`save_state` after ``step``: every
+        ``train.checkpoint_every`` and ``train.snapshot_every`` steps, and at the last step."""
+        train = self.recipe["train"]
+        return (
+            step == total
+            or step % train["checkpoint_every"] == 0
+            or (train["snapshot_every"] > 0 and step % train["snapshot_every"] == 0)
         )
 
     def resume_state(

@@ -33,6 +33,8 @@ def moco_v2_view(
     *,
     size: int = 224,
     blur_p: float = 0.5,
+    blur_sigma: tuple[float, float] = (0.1, 2.0),
+    blur_kernel: int = 23,
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
 ) -> v2.Compose:
@@ -44,6 +46,9 @@ def moco_v2_view(
             (0.2, 1.0) at ``size``).
         size: the view's side when ``first`` is the default.
         blur_p: probability of the Gaussian blur.
+        blur_sigma: range of the blur's sigma in pixels (MoCo v2's (0.1, 2.0) is for 224 px;
+            scale it with the image side for small images).
+        blur_kernel: the blur's kernel side (odd; MoCo v2's 23 is a tenth of 224 px).
         mean: per-channel normalisation mean.
         std: per-channel normalisation standard deviation.
 
@@ -52,6 +57,10 @@ def moco_v2_view(
     """
     size = _checks.integer("size", size, minimum=1)
     blur_p = _checks.probability("blur_p", blur_p)
+    low, high = _checks.range_pair("blur_sigma", blur_sigma, 0.0, float("inf"))
+    blur_kernel = _checks.integer("blur_kernel", blur_kernel, minimum=1)
+    if blur_kernel % 2 == 0:
+        raise ValueError(f"blur_kernel must be odd, got {blur_kernel}")
     crop = first if first is not None else RandomResizedCropWithMask(size, scale=(0.2, 1.0))
     return v2.Compose(
         [
@@ -59,7 +68,7 @@ def moco_v2_view(
             v2.RandomHorizontalFlip(),
             v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
             v2.RandomGrayscale(0.2),
-            v2.RandomApply([v2.GaussianBlur(23, (0.1, 2.0))], p=blur_p),
+            v2.RandomApply([v2.GaussianBlur(blur_kernel, (low, high))], p=blur_p),
             v2.ToDtype(torch.float32, scale=True),
             v2.Normalize(list(mean), list(std)),
         ]
