@@ -203,8 +203,11 @@ def test_snapshots_every_n_steps_load_as_the_encoder_at_that_step(tmp_path: Path
 
     recipe = apply_overrides(
         load_recipe("smoke-byol"),
-        ["model.backbone={widths = [4, 8, 8, 8]}", "train.checkpoint_every=4"]
-        + ["train.snapshot_every=3"],
+        [
+            "model.backbone={widths = [4, 8, 8, 8]}",
+            "train.checkpoint_every=4",
+            "train.snapshot_every=3",
+        ],
     )
     online = torch.nn.Module()
     online.backbone = _tiny_encoder()

@@ -40,9 +40,10 @@ def add_parser(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
     study.add_argument(
         "--scale",
         default="cpu",
-        choices=["smoke", "cpu", "gpu"],
-        help="smoke: seconds, for tests; cpu: hours on a 2-core machine; gpu: one GPU "
-        "(default: %(default)s)",
+        choices=["smoke", "cpu", "device", "gpu"],
+        help="smoke: seconds, for tests; cpu: about 1.5 hours on a 2-core machine (3 seeds); "
+        "device: about 10 minutes per seed on one modern GPU; gpu: the large set-up, hours on "
+        "one GPU (default: %(default)s)",
     )
     study.add_argument("--out", required=True, help="study folder (created, or resumed)")
     study.add_argument(
