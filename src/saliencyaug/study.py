@@ -698,7 +698,7 @@ def paired_interval(differences: list[float], level: float = 0.95) -> list[float
     if n < 2:
         return None
     mean = statistics.fmean(differences)
-    half = stats.t.ppf(0.5 + level / 2, n - 1) * statistics.stdev(differences) / n**0.5
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * statistics.stdev(differences) / n**0.5
     return [mean - half, mean + half]
 
 
