@@ -134,27 +134,6 @@ SCALES = {
         validation=1024,
         snapshot_every=100,
     ),
-    "device": Scale(
-        size=48,
-        widths=(32, 64, 128, 256),
-        pretrain_images=16384,
-        batch_size=256,
-        steps=500,
-        probe_train=4000,
-        probe_test=2000,
-        shares=(16,),
-        seeds=(0, 1, 2),
-        hidden_dim=1024,
-        output_dim=128,
-        workers=14,
-        classes=DISTINCT_FACES,
-        stem="small",
-        object_scale=(0.5, 0.8),
-        recipes="short",
-        validation=1024,
-        snapshot_every=100,
-        device="cuda",
-    ),
     "gpu": Scale(
         size=128,
         widths=None,
@@ -172,6 +151,21 @@ SCALES = {
         device="cuda",
     ),
 }
+# the cpu scale's set-up grown to fill about ten minutes per seed of one GPU (docs/study.md)
+SCALES["device"] = replace(
+    SCALES["cpu"],
+    size=48,
+    widths=(32, 64, 128, 256),
+    pretrain_images=16384,
+    batch_size=256,
+    steps=500,
+    probe_train=4000,
+    probe_test=2000,
+    hidden_dim=1024,
+    output_dim=128,
+    workers=14,
+    device="cuda",
+)
 
 ARMS: dict[str, tuple[str | None, list[str]]] = {
     "untrained": (None, []),  # the floor
