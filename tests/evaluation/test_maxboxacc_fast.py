@@ -101,3 +101,50 @@ def test_the_evaluator_gives_the_same_result_with_either_method() -> None:
     assert results[0] == results[1]
     with pytest.raises(ValueError, match="method"):
         MaxBoxAccEvaluator(method="quick")
+
+
+@pytest.mark.parametrize("connectivity", [8, 4])
+def test_neighbour_groups_match_scipy_labelling(connectivity: int) -> None:
+    """The sweep's table of neighbour groups (one ``find`` per group) against
+    ``scipy.ndimage.label`` of every 3x3 neighbourhood without its centre."""
+    from scipy import ndimage
+
+    from saliencyaug.evaluation._maxboxacc_kernels import (
+        _NEIGHBOURS,
+        NREPS_4,
+        NREPS_8,
+        REPS_4,
+        REPS_8,
+    )
+
+    reps, counts = (REPS_8, NREPS_8) if connectivity == 8 else (REPS_4, NREPS_4)
+    structure = ndimage.generate_binary_structure(2, 2 if connectivity == 8 else 1)
+    for code in range(256):
+        patch = np.zeros((3, 3), int)
+        for bit, (dy, dx) in enumerate(_NEIGHBOURS):
+            patch[1 + dy, 1 + dx] = (code >> bit) & 1
+        labels, _ = ndimage.label(patch, structure)
+        listed = [
+            bit
+            for bit, (dy, dx) in enumerate(_NEIGHBOURS)
+            if patch[1 + dy, 1 + dx] and (connectivity == 8 or dy == 0 or dx == 0)
+        ]
+        want = sorted({labels[1 + _NEIGHBOURS[b][0], 1 + _NEIGHBOURS[b][1]] for b in listed})
+        got = [
+            labels[1 + _NEIGHBOURS[b][0], 1 + _NEIGHBOURS[b][1]] for b in reps[code, : counts[code]]
+        ]
+        assert sorted(got) == want, code
+
+
+def test_fast_scores_equal_the_reference_at_cub_size() -> None:
+    """One CUB-sized map with several peaks and holes, as the benchmark's (375x500)."""
+    rng = np.random.default_rng(3)
+    scoremap = normalize_scoremap(
+        cv2.resize(rng.random((7, 7)).astype(np.float32), (500, 375), interpolation=cv2.INTER_CUBIC)
+    )
+    gt = np.array([[100.0, 75.0, 400.0, 319.0], [10.0, 10.0, 60.0, 50.0]])
+    thresholds = np.arange(0, 1, 0.004)
+    fast = image_scores(scoremap, gt, thresholds)
+    reference = reference_image_scores(scoremap, gt, thresholds)
+    np.testing.assert_array_equal(fast[0], reference[0])
+    np.testing.assert_array_equal(fast[1], reference[1])

@@ -37,7 +37,7 @@ import numpy as np
 
 from saliencyaug import _checks
 from saliencyaug._opencv import require_cv2
-from saliencyaug.evaluation._maxboxacc_kernels import EULER_GAIN, superlevel_components
+from saliencyaug.evaluation._maxboxacc_kernels import superlevel_components
 
 
 def normalize_scoremap(cam: np.ndarray) -> np.ndarray:
@@ -129,12 +129,12 @@ def image_scores(
     """
     image = np.ascontiguousarray((scoremap * 255).astype(np.uint8))
     gt = np.ascontiguousarray(gt, dtype=np.float64)
-    values = np.unique(image)
+    values = np.flatnonzero(np.bincount(image.ravel(), minlength=256)).astype(np.uint8)  # unique
     # the binary map of level k is image > k, i.e. image >= the first value above k
     first_above = np.searchsorted(values, _binarisation_levels(image, thresholds), side="right")
     # levels below the lowest threshold's are never read (often most of the pixels)
     _, component_iou, _, hole_iou, largest_iou = superlevel_components(
-        image, values, gt, EULER_GAIN, int(first_above.min())
+        image, values, gt, int(first_above.min())
     )
     empty = multiple_iou(np.zeros((1, 4)), gt).max()
     best_v1 = np.full(len(thresholds), empty)
