@@ -75,3 +75,111 @@ def test_tiny_and_flat_images() -> None:
     assert one.tolist() == [[0]]
     flat = slic_labels(np.full((20, 30, 3), 50, np.float32), 12, 10.0, 5, 0.5, 2.0)
     assert flat.min() == 0 and 6 <= flat.max() + 1 <= 20  # a grid of compact cells
+
+
+def _naive_slic(lab: np.ndarray, n_segments: int, compactness: float, n_iter: int) -> np.ndarray:
+    """SLIC's k-means written from the paper in float64 numpy (scikit-image's window of two
+    grid steps), before the connectivity pass."""
+    h, w = lab.shape[:2]
+    step = max(1.0, np.sqrt(h * w / n_segments))
+    ny, nx = max(1, round(h / step)), max(1, round(w / step))
+    cy = np.repeat((np.arange(ny) + 0.5) * h / ny, nx)
+    cx = np.tile((np.arange(nx) + 0.5) * w / nx, ny)
+    centres = np.column_stack([cy, cx, lab[cy.astype(int), cx.astype(int)]])
+    ys, xs = np.mgrid[0:h, 0:w]
+    labels = np.zeros((h, w), np.int64)
+    for _ in range(n_iter):
+        best = np.full((h, w), np.inf)
+        for k, (y, x, *colour) in enumerate(centres):
+            inside = (
+                (ys >= max(0, int(y - 2 * step)))
+                & (ys < min(h, int(y + 2 * step) + 1))
+                & (xs >= max(0, int(x - 2 * step)))
+                & (xs < min(w, int(x + 2 * step) + 1))
+            )
+            d = ((lab - colour) ** 2).sum(-1) + ((ys - y) ** 2 + (xs - x) ** 2) * (
+                compactness / step
+            ) ** 2
+            nearer = inside & (d < best)
+            best[nearer], labels[nearer] = d[nearer], k
+        for k in range(len(centres)):
+            mine = labels == k
+            if mine.any():
+                centres[k] = [ys[mine].mean(), xs[mine].mean(), *lab[mine].mean(0)]
+    return labels
+
+
+def test_kmeans_assignment_agrees_with_a_naive_float64_loop() -> None:
+    """The vectorised float32 assignment against the definition in float64: the same pixels
+    (after the connectivity pass, which both go through), but for near-ties."""
+    from saliencyaug.saliency._slic import _connected
+
+    rgb, _ = _regions(11, 48, 64)
+    lab = _lab(rgb)
+    ours = slic_labels(lab, 40, 10.0, 5, 0.5, 2.0)
+    naive = _connected(_naive_slic(lab.astype(np.float64), 40, 10.0, 5), int(0.5 * 48 * 64 / 40))
+    assert (ours == naive).mean() >= 0.99
+
+
+def test_region_stats_equal_bincount() -> None:
+    from saliencyaug.saliency._slic import region_stats
+
+    rgb, _ = _regions(5)
+    lab = _lab(rgb)
+    labels = slic_labels(lab, 60, 10.0, 5, 0.5, 2.0)
+    n = int(labels.max()) + 1
+    flat = labels.ravel()
+    ys, xs = np.mgrid[0 : labels.shape[0], 0 : labels.shape[1]]
+    want = np.column_stack(
+        [np.bincount(flat, minlength=n)]
+        + [np.bincount(flat, lab.reshape(-1, 3)[:, c], minlength=n) for c in range(3)]
+        + [np.bincount(flat, v.ravel(), minlength=n) for v in (ys, xs)]
+    )
+    sums, border = region_stats(labels, lab, n)
+    np.testing.assert_array_equal(sums, want)
+    edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    np.testing.assert_array_equal(np.flatnonzero(border), np.unique(edge))
+
+
+def _naive_connected(labels: np.ndarray, min_size: int) -> np.ndarray:
+    """SLIC's connectivity pass written plainly: flood-fill each 4-connected component from
+    its first pixel in raster order; one under ``min_size`` takes the label of the pixel left
+    of its first pixel (else above it)."""
+    h, w = labels.shape
+    out = np.full((h, w), -1)
+    next_label = 0
+    for sy in range(h):
+        for sx in range(w):
+            if out[sy, sx] >= 0:
+                continue
+            adjacent = out[sy, sx - 1] if sx > 0 else (out[sy - 1, sx] if sy > 0 else -1)
+            pixels, todo = [(sy, sx)], [(sy, sx)]
+            out[sy, sx] = next_label
+            while todo:
+                y, x = todo.pop()
+                for ny, nx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+                    inside = 0 <= ny < h and 0 <= nx < w
+                    if inside and out[ny, nx] < 0 and labels[ny, nx] == labels[sy, sx]:
+                        out[ny, nx] = next_label
+                        pixels.append((ny, nx))
+                        todo.append((ny, nx))
+            if len(pixels) < min_size and adjacent >= 0:
+                for y, x in pixels:
+                    out[y, x] = adjacent
+            else:
+                next_label += 1
+    return out
+
+
+def test_connectivity_pass_equals_a_plain_flood_fill() -> None:
+    from saliencyaug.saliency._slic import _connected
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        labels = rng.integers(0, int(rng.integers(1, 4)), tuple(rng.integers(1, 12, 2)))
+        if trial % 3 == 0:  # longer runs
+            labels = np.repeat(np.repeat(labels, 3, 0), 2, 1)
+        min_size = int(rng.integers(0, 6))
+        np.testing.assert_array_equal(
+            _connected(labels, min_size), _naive_connected(labels, min_size)
+        )
