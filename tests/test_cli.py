@@ -264,17 +264,29 @@ def test_bench_pipeline_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     )
     report = json.loads(out.read_text())
     assert report["rows"][0]["pipeline"] == "RandomResizedCrop (baseline)"
-    assert report["rows"][0]["vs_baseline"] == 1.0 and all(
-        r["ms_per_image"] > 0 for r in report["rows"]
-    )
+    assert all(r["ms_per_image"] > 0 for r in report["rows"])
+    # each tail has its own baseline, and the ratios are to it
+    for tail in ("moco_v2", "light"):
+        rows = [r for r in report["rows"] if r["tail"] == tail]
+        assert rows[0]["pipeline"] == "RandomResizedCrop (baseline)"
+        assert rows[0]["vs_baseline"] == 1.0
+        for r in rows:
+            assert r["vs_baseline"] == pytest.approx(r["ms_per_image"] / rows[0]["ms_per_image"])
     assert report["batch"][0]["device"] == "cpu"
     assert "SaliencySwap, cached boxes" in capsys.readouterr().out
     # every detector on the fly, the default first (what users get without boxes)
     from saliencyaug.saliency import DEFAULT_DETECTOR
 
-    on_the_fly = [r["pipeline"] for r in report["rows"] if "on the fly" in r["pipeline"]]
+    on_the_fly = [
+        r["pipeline"]
+        for r in report["rows"]
+        if "on the fly" in r["pipeline"] and r["tail"] == "light"
+    ]
     assert on_the_fly[0] == f"SaliencySwap, {DEFAULT_DETECTOR} on the fly (default)"
-    assert len(on_the_fly) >= 3 and f"({DEFAULT_DETECTOR}) <= 2x" in report["targets"][1]["target"]
+    assert len(on_the_fly) >= 3
+    targets = [t["target"] for t in report["targets"]]
+    assert [f"({DEFAULT_DETECTOR}) <= 2x" in t for t in targets] == [False, True, True]
+    assert all(t["met"] == (t["value"] <= t["limit"]) for t in report["targets"])
 
 
 def test_bench_cvsa_step_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
