@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from saliencyaug import DeferredChecks
 from saliencyaug.distributed import wrap_ddp
 from saliencyaug.losses import byol_loss, saliency_alignment_loss
 from saliencyaug.models import (
@@ -111,50 +112,55 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
     # a progress bar on rank 0 when stderr is a terminal (tqdm's disable=None)
     show = cfg["progress"] and proc.main
     bar = tqdm(total=schedule.total, initial=step, disable=None if show else True)
-    for epoch, loader in epoch_loaders(dataset, recipe, proc, step, schedule.per_epoch):
-        if step >= schedule.total:
-            break
-        for views, _ in loader:
-            b = views["view1"].shape[0]
-            # both views as one batch: BatchNorm sees both, and DDP one forward per backward
-            x = torch.cat([views["view1"], views["view2"]]).to(device, non_blocking=True)
-            set_learning_rate(optimizer, schedule.lr(step), schedule.peak_lr)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-                p, p_map = online(x)
-                with torch.no_grad():
-                    z, z_map = target(x, predict=False)
-            loss = byol_loss((p[:b].float(), p[b:].float()), (z[:b].float(), z[b:].float()))
-            # parts stay tensors: .item() waits for the GPU, so it runs on logging steps only
-            parts = {"byol": loss.detach()}
-            if p_map is not None and z_map is not None:
-                masks = (views["mask1"].to(device), views["mask2"].to(device))
-                align = saliency_alignment_loss(
-                    (p_map[:b].float(), p_map[b:].float()),
-                    (z_map[:b].float(), z_map[b:].float()),
-                    masks,
-                    normalize=recipe["cvsa"]["normalize"],
-                    temperature=recipe["cvsa"]["temperature"],
-                )
-                loss = loss + recipe["cvsa"]["weight"] * align
-                parts["align"] = align.detach()
-
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            momentum = cosine_momentum(step, schedule.total, recipe["byol"]["base_momentum"])
-            ema_update(target, online, momentum)
-            step += 1
-            bar.update()
-
-            if step % cfg["log_every"] == 0 or schedule.ends_epoch(step):
-                lr = optimizer.param_groups[0]["lr"]
-                values = {k: v.item() for k, v in parts.items()}
-                run.log({"step": step, "epoch": epoch, "lr": lr, "loss": loss.item(), **values})
-            if run.saves_at(step, schedule.total):
-                run.save_state(step, state, optimizer, scaler)
+    # the losses' value checks keep device flags, read on logging and saving steps: a check
+    # per call would wait for the GPU several times a step
+    with DeferredChecks() as checks:
+        for epoch, loader in epoch_loaders(dataset, recipe, proc, step, schedule.per_epoch):
             if step >= schedule.total:
                 break
+            for views, _ in loader:
+                b = views["view1"].shape[0]
+                # both views as one batch: BatchNorm sees both, and DDP one forward per backward
+                x = torch.cat([views["view1"], views["view2"]]).to(device, non_blocking=True)
+                set_learning_rate(optimizer, schedule.lr(step), schedule.peak_lr)
+                with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+                    p, p_map = online(x)
+                    with torch.no_grad():
+                        z, z_map = target(x, predict=False)
+                loss = byol_loss((p[:b].float(), p[b:].float()), (z[:b].float(), z[b:].float()))
+                # parts stay tensors: .item() waits for the GPU, so it runs on logging steps only
+                parts = {"byol": loss.detach()}
+                if p_map is not None and z_map is not None:
+                    masks = (views["mask1"].to(device), views["mask2"].to(device))
+                    align = saliency_alignment_loss(
+                        (p_map[:b].float(), p_map[b:].float()),
+                        (z_map[:b].float(), z_map[b:].float()),
+                        masks,
+                        normalize=recipe["cvsa"]["normalize"],
+                        temperature=recipe["cvsa"]["temperature"],
+                    )
+                    loss = loss + recipe["cvsa"]["weight"] * align
+                    parts["align"] = align.detach()
+
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                momentum = cosine_momentum(step, schedule.total, recipe["byol"]["base_momentum"])
+                ema_update(target, online, momentum)
+                step += 1
+                bar.update()
+
+                if step % cfg["log_every"] == 0 or schedule.ends_epoch(step):
+                    checks.raise_if_failed()  # NaN or bad masks since the last log
+                    lr = optimizer.param_groups[0]["lr"]
+                    values = {k: v.item() for k, v in parts.items()}
+                    run.log({"step": step, "epoch": epoch, "lr": lr, "loss": loss.item(), **values})
+                if run.saves_at(step, schedule.total):
+                    checks.raise_if_failed()  # never save a state built on bad values
+                    run.save_state(step, state, optimizer, scaler)
+                if step >= schedule.total:
+                    break
     bar.close()
     return {"step": step, "report": finish_run(run, network.backbone)}
 

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from saliencyaug import DeferredChecks
 from saliencyaug.distributed import unwrap, wrap_ddp
 from saliencyaug.losses import byol_loss
 from saliencyaug.models import MLPHead
@@ -116,45 +117,52 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
     # a progress bar on rank 0 when stderr is a terminal (tqdm's disable=None)
     show = cfg["progress"] and proc.main
     bar = tqdm(total=schedule.total, initial=step, disable=None if show else True)
-    for epoch, loader in epoch_loaders(dataset, recipe, proc, step, schedule.per_epoch):
-        if step >= schedule.total:
-            break
-        for views, _ in loader:
-            b = views["view1"].shape[0]
-            x = torch.cat([views["view1"], views["view2"]]).to(device, non_blocking=True)
-            set_learning_rate(optimizer, schedule.lr(step), schedule.peak_lr)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-                out = online(x)  # both views as one batch
-            p, z = out.prediction.float(), out.projection.float()
-            loss = byol_loss((p[:b], p[b:]), (z[:b], z[b:]))  # projections detached inside
-            # parts stay tensors: .item() waits for the GPU, so it runs on logging steps only
-            parts = {"simsiam": loss.detach()}
-            if recipe["pairs"]["enabled"]:
-                extra = pairs(
-                    encoder=online,
-                    projector=network.projector,
-                    decoder=decoder,
-                    images=views["clean"].to(device, non_blocking=True),
-                    augmented_features=out.pooled[:b].detach().float(),
-                )
-                loss = loss + extra.loss
-                parts.update(reconstruction=extra.reconstruction.detach(), pair=extra.pair.detach())
-
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            step += 1
-            bar.update()
-
-            if step % cfg["log_every"] == 0 or schedule.ends_epoch(step):
-                lr = optimizer.param_groups[0]["lr"]
-                values = {k: v.item() for k, v in parts.items()}
-                run.log({"step": step, "epoch": epoch, "lr": lr, "loss": loss.item(), **values})
-            if run.saves_at(step, schedule.total):
-                run.save_state(step, state, optimizer, scaler)
+    # the losses' value checks keep device flags, read on logging and saving steps: a check
+    # per call would wait for the GPU several times a step
+    with DeferredChecks() as checks:
+        for epoch, loader in epoch_loaders(dataset, recipe, proc, step, schedule.per_epoch):
             if step >= schedule.total:
                 break
+            for views, _ in loader:
+                b = views["view1"].shape[0]
+                x = torch.cat([views["view1"], views["view2"]]).to(device, non_blocking=True)
+                set_learning_rate(optimizer, schedule.lr(step), schedule.peak_lr)
+                with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+                    out = online(x)  # both views as one batch
+                p, z = out.prediction.float(), out.projection.float()
+                loss = byol_loss((p[:b], p[b:]), (z[:b], z[b:]))  # projections detached inside
+                # parts stay tensors: .item() waits for the GPU, so it runs on logging steps only
+                parts = {"simsiam": loss.detach()}
+                if recipe["pairs"]["enabled"]:
+                    extra = pairs(
+                        encoder=online,
+                        projector=network.projector,
+                        decoder=decoder,
+                        images=views["clean"].to(device, non_blocking=True),
+                        augmented_features=out.pooled[:b].detach().float(),
+                    )
+                    loss = loss + extra.loss
+                    parts.update(
+                        reconstruction=extra.reconstruction.detach(), pair=extra.pair.detach()
+                    )
+
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                step += 1
+                bar.update()
+
+                if step % cfg["log_every"] == 0 or schedule.ends_epoch(step):
+                    checks.raise_if_failed()  # NaN or bad masks since the last log
+                    lr = optimizer.param_groups[0]["lr"]
+                    values = {k: v.item() for k, v in parts.items()}
+                    run.log({"step": step, "epoch": epoch, "lr": lr, "loss": loss.item(), **values})
+                if run.saves_at(step, schedule.total):
+                    checks.raise_if_failed()  # never save a state built on bad values
+                    run.save_state(step, state, optimizer, scaler)
+                if step >= schedule.total:
+                    break
     bar.close()
     return {"step": step, "report": finish_run(run, network.backbone)}
 

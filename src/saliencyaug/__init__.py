@@ -14,6 +14,7 @@ Examples:
 
 from __future__ import annotations
 
+from saliencyaug._checks import DeferredChecks
 from saliencyaug._version import __version__
 from saliencyaug.boxes import Box, BoxSearch, best_box, best_boxes, brute_force_best_box
 from saliencyaug.saliency import (
@@ -27,6 +28,7 @@ from saliencyaug.saliency import (
 __all__ = [
     "Box",
     "BoxSearch",
+    "DeferredChecks",
     "ModuleSaliency",
     "__version__",
     "available_detectors",

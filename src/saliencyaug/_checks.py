@@ -7,10 +7,13 @@ message that names the argument and says what was expected, and returns the valu
 
 from __future__ import annotations
 
+import contextvars
 import math
 import numbers
+import os
 import sys
 from collections.abc import Collection, Sequence
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 if TYPE_CHECKING:
@@ -237,6 +240,16 @@ def binary_mask(name: str, mask: torch.Tensor, *, soft: bool = False) -> torch.T
         return mask
     if torch.compiler.is_compiling():  # data-dependent checks would break the graph
         return mask if soft and mask.is_floating_point() else mask > 0
+    checks = deferred()
+    if checks is not None:  # the same rule, as device flags and selects: no sync
+        flat = mask.detach()
+        binary = ((flat == 0) | (flat == 1) | (flat == 255)).all()
+        if not (soft and mask.is_floating_point()):
+            checks.record(name, binary, f"must be a binary mask: {MASK_RULE}")
+            return mask > 0
+        in_unit = ((flat >= 0) & (flat <= 1)).all()
+        checks.record(name, in_unit | binary, f"must be a binary mask: {MASK_RULE}")
+        return torch.where(in_unit, mask, (mask > 0).to(mask.dtype))
     finite_tensor(name, mask)
     # one min/max pass settles the usual cases (0/1, soft, 0/255) without a per-value test
     lo, hi = (float(v) for v in torch.aminmax(mask.detach().reshape(-1)))
@@ -256,12 +269,107 @@ def binary_mask(name: str, mask: torch.Tensor, *, soft: bool = False) -> torch.T
     return mask > 0
 
 
+class DeferredChecks:
+    """Value checks of the losses and the training transforms without a host sync per call.
+
+    Checking that a tensor holds no NaN or inf, or that a mask holds 0/1 values, reads a result
+    back from the device: on a GPU every such read waits for all queued work, so a training
+    step that calls a few losses stalls the GPU a few times. While a ``DeferredChecks`` is
+    active (``with checks:``), those checks keep a device-side flag per argument instead, and
+    :meth:`raise_if_failed` reads all flags back at once (one sync; call it where the loop
+    syncs anyway, e.g. on logging steps): it raises the same ``ValueError``, naming every
+    argument that failed since the last call. Leaving the ``with`` block calls it too (unless
+    an exception is already on its way). The flags live in the object; nothing global is
+    changed outside the block (a context variable, so threads and async tasks do not share it).
+    Only the process that entered the block defers: DataLoader workers forked inside it check
+    at once, since nothing would ever read their flags.
+
+    Examples:
+        >>> import torch
+        >>> with DeferredChecks() as checks:                   # saliencyaug.DeferredChecks
+        ...     _ = finite_values("x", torch.tensor([float("nan")]))  # as every loss checks
+        ...     try:
+        ...         checks.raise_if_failed()                   # e.g. on a logging step
+        ...     except ValueError as err:
+        ...         print(str(err).split(" (")[0])
+        x contains NaN or inf
+    """
+
+    def __init__(self) -> None:
+        self._flags: dict[str, torch.Tensor] = {}
+        self._token: contextvars.Token[DeferredChecks | None] | None = None
+        self._pid = 0
+
+    def record(self, name: str, ok: torch.Tensor, problem: str) -> None:
+        """Keep ``ok`` (a 0-d bool tensor, on any device) for the argument ``name``."""
+        key = f"{name} {problem}"
+        previous = self._flags.get(key)
+        self._flags[key] = ok if previous is None else previous & ok.to(previous.device)
+
+    def raise_if_failed(self) -> None:
+        """Read every flag back (one sync) and raise for the failed ones; then start afresh.
+
+        Raises:
+            ValueError: naming each argument whose check failed since the last call.
+        """
+        import torch
+
+        if not self._flags:
+            return
+        keys = list(self._flags)
+        device = self._flags[keys[0]].device
+        ok = torch.stack([self._flags[k].reshape(()).to(device) for k in keys]).tolist()
+        self._flags.clear()
+        failed = [k for k, good in zip(keys, ok, strict=True) if not good]
+        if failed:
+            raise ValueError(
+                f"{'; '.join(failed)} (deferred check; found since the last raise_if_failed)"
+            )
+
+    def __enter__(self) -> DeferredChecks:
+        if self._token is not None:
+            raise RuntimeError("this DeferredChecks is already active")
+        self._token = _DEFERRED.set(self)
+        self._pid = os.getpid()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._token is not None
+        _DEFERRED.reset(self._token)
+        self._token = None
+        if kind is None:
+            self.raise_if_failed()
+
+
+_DEFERRED: contextvars.ContextVar[DeferredChecks | None] = contextvars.ContextVar(
+    "saliencyaug_deferred_checks", default=None
+)
+
+
+def deferred() -> DeferredChecks | None:
+    """The active :class:`DeferredChecks` of this process, if any (a forked child inherits the
+    context variable, not the duty to read the flags)."""
+    checks = _DEFERRED.get()
+    return checks if checks is not None and checks._pid == os.getpid() else None
+
+
 def finite_values(name: str, value: torch.Tensor) -> torch.Tensor:
     """:func:`finite_tensor`, skipped while ``torch.compile`` traces (a data-dependent check
-    would break the graph; compiled code is checked when run eagerly)."""
+    would break the graph; compiled code is checked when run eagerly), and kept as a device
+    flag while a :class:`DeferredChecks` is active."""
     import torch
 
     if torch.compiler.is_compiling():
+        return value
+    checks = deferred()
+    if checks is not None:
+        if value.is_floating_point():
+            checks.record(name, value.detach().isfinite().all(), "contains NaN or inf")
         return value
     return finite_tensor(name, value)
 

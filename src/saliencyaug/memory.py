@@ -28,7 +28,14 @@ class MemoryQueue(nn.Module):
     Stored as buffers (saved in ``state_dict``, so a resumed run continues with the same
     memory). Under DDP, :meth:`add` first gathers the vectors of every rank (rank order), as
     MoCo does for its keys. Rows with NaN or inf are never stored: they are dropped with a
-    warning.
+    warning; while a :class:`saliencyaug.DeferredChecks` is active they are stored as zeros
+    instead (dropping them needs their count on the host) and the check fails at its next
+    ``raise_if_failed``.
+
+    :meth:`add`, :meth:`features` and ``len`` read no value back from the device in a
+    training loop: the write position and the fill level are also kept as Python integers,
+    read from the buffers only after something else changed them (loading a state dict, moving
+    the module, a compiled :meth:`add`).
 
     Args:
         dim: vector dimension.
@@ -66,6 +73,23 @@ class MemoryQueue(nn.Module):
         self.register_buffer("memory", start)
         self.register_buffer("ptr", torch.zeros((), dtype=torch.long))
         self.register_buffer("count", torch.tensor(filled, dtype=torch.long))
+        self._host: tuple[tuple[int, ...], int, int] | None = None
+        self._remember(0, filled)
+
+    def _buffers_key(self) -> tuple[int, ...]:
+        # which buffer objects, at which in-place version: any outside change alters it
+        return (id(self.ptr), self.ptr._version, id(self.count), self.count._version)
+
+    def _remember(self, ptr: int, count: int) -> None:
+        self._host = (self._buffers_key(), ptr, count)
+
+    def _position(self) -> tuple[int, int]:
+        """``(ptr, count)`` as Python integers, read from the device only when unknown."""
+        if self._host is not None and self._host[0] == self._buffers_key():
+            return self._host[1], self._host[2]
+        ptr, count = int(self.ptr), int(self.count)
+        self._remember(ptr, count)
+        return ptr, count
 
     @property
     def size(self) -> int:
@@ -78,7 +102,7 @@ class MemoryQueue(nn.Module):
         return int(self.memory.shape[1])
 
     def __len__(self) -> int:
-        return int(self.count)
+        return self._position()[1]
 
     @torch.no_grad()
     def add(self, vectors: torch.Tensor) -> None:
@@ -98,7 +122,12 @@ class MemoryQueue(nn.Module):
             # pointer arithmetic), tensor ops only; non-finite rows are not filtered here
             self._add_compiled(rows)
             return
-        if rows.is_floating_point():
+        checks = _checks.deferred()
+        if checks is not None and rows.is_floating_point():
+            finite = torch.isfinite(rows).all(dim=1)
+            checks.record("MemoryQueue.add vectors", finite.all(), "contain NaN or inf")
+            rows = torch.where(finite[:, None], rows, torch.zeros_like(rows))
+        elif rows.is_floating_point():
             finite = torch.isfinite(rows).all(dim=1)
             if not bool(finite.all()):
                 warnings.warn(
@@ -114,10 +143,13 @@ class MemoryQueue(nn.Module):
         n = rows.shape[0]
         if n == 0:
             return
-        idx = (int(self.ptr) + torch.arange(n, device=self.memory.device)) % self.size
+        ptr, count = self._position()
+        idx = (ptr + torch.arange(n, device=self.memory.device)) % self.size
         self.memory[idx] = rows.to(self.memory.device)
-        self.ptr.fill_((int(self.ptr) + n) % self.size)
-        self.count.fill_(min(self.size, int(self.count) + n))
+        ptr, count = (ptr + n) % self.size, min(self.size, count + n)
+        self.ptr.fill_(ptr)
+        self.count.fill_(count)
+        self._remember(ptr, count)
 
     def _add_compiled(self, rows: torch.Tensor) -> None:
         rows = rows[-self.size :].to(self.memory.dtype)
@@ -131,10 +163,10 @@ class MemoryQueue(nn.Module):
 
     def features(self) -> torch.Tensor:
         """The stored ``(len(self), dim)`` vectors, oldest first."""
-        n = int(self.count)
+        ptr, n = self._position()
         if n < self.size:
             return self.memory[:n]
-        return torch.roll(self.memory, -int(self.ptr), dims=0)
+        return torch.roll(self.memory, -ptr, dims=0)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, size={self.size}, normalize={self.normalize}"

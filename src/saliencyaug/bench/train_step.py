@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from saliencyaug._checks import DeferredChecks
 from saliencyaug.bench.environment import machine_header
 from saliencyaug.losses import MoCoLoss, SaliencyAlignmentLoss, byol_loss
 from saliencyaug.models import (
@@ -51,11 +52,26 @@ def step_function(
     amp: bool = False,
 ) -> Any:
     """One training step of ``variant`` (byol, cvsa, moco, pairs) as a function returning
-    the loss as a tensor (no host synchronisation: the caller times with its own)."""
+    the loss as a tensor. As in the trainers, the losses' checks are deferred
+    (:class:`saliencyaug.DeferredChecks`) and read once at the end of the step, where the
+    caller synchronises to time it anyway."""
     if variant in ("moco", "pairs"):
-        return _moco_step_fn(
+        step = _moco_step_fn(
             variant == "pairs", batch, size, decoder_size, arch=arch, device=device, amp=amp
         )
+    else:
+        step = _byol_step_fn(variant, batch, size, hidden, arch=arch, device=device, amp=amp)
+
+    def checked_step() -> Any:
+        with DeferredChecks():
+            return step()
+
+    return checked_step
+
+
+def _byol_step_fn(
+    variant: str, batch: int, size: int, hidden: int, *, arch: str, device: str, amp: bool
+) -> Any:
     import torch
 
     torch.manual_seed(0)

@@ -284,7 +284,15 @@ class DecoderPairObjective(nn.Module):
             gather_distributed=self.gather_distributed,
         )
         loss = self.alpha * reconstruction + self.nu * pair
-        if not torch.compiler.is_compiling() and not bool(torch.isfinite(loss)):
+        checks = _checks.deferred()
+        if checks is not None:
+            checks.record(
+                "the decoder-pair loss",
+                torch.isfinite(loss.detach()),
+                "is not finite for these images and augmented_features; check their scale and "
+                "the networks",
+            )
+        elif not torch.compiler.is_compiling() and not bool(torch.isfinite(loss)):
             raise ValueError(
                 "the decoder-pair loss is not finite for these images and augmented_features "
                 f"(reconstruction {float(reconstruction.detach())}, pair {float(pair.detach())}); "
