@@ -62,8 +62,6 @@ def slic_labels(
     plane_b = lab[:, :, 2].astype(np.float32).ravel()
     flat_labels = np.zeros(h * w, np.int32)
     dist = np.empty(h * w, np.float32)
-    sums = np.empty((k_total, 5))
-    counts = np.empty(k_total)
     for _ in range(n_iter):
         dist[:] = np.inf
         for k in range(k_total):
@@ -88,21 +86,14 @@ def slic_labels(
                     nearer = d < dist[j]
                     dist[j] = min(d, dist[j])
                     flat_labels[j] = label if nearer else flat_labels[j]
-        sums[:] = 0.0
-        counts[:] = 0.0
-        for y in range(h):
-            for x in range(w):
-                k = flat_labels[y * w + x]
-                sums[k, 0] += y
-                sums[k, 1] += x
-                sums[k, 2] += lab[y, x, 0]
-                sums[k, 3] += lab[y, x, 1]
-                sums[k, 4] += lab[y, x, 2]
-                counts[k] += 1.0
+        # new centres: each superpixel's mean position and colour
+        stats, _ = region_stats(flat_labels.reshape(h, w), lab, k_total)
         for k in range(k_total):
-            if counts[k] > 0:
-                for c in range(5):
-                    centres[k, c] = sums[k, c] / counts[k]
+            if stats[k, 0] > 0:
+                centres[k, 0] = stats[k, 4] / stats[k, 0]
+                centres[k, 1] = stats[k, 5] / stats[k, 0]
+                for c in range(3):
+                    centres[k, 2 + c] = stats[k, 1 + c] / stats[k, 0]
     return _connected(flat_labels.reshape(h, w), int(min_size_factor * h * w / k_total))
 
 
